@@ -1,0 +1,247 @@
+//! Board descriptions: `boards/*.toml` data files (built into kiln, plus a user's `--boards-dir`)
+//! and the built-in `host` board.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use include_dir::{include_dir, Dir};
+use serde::{Deserialize, Serialize};
+
+static BUILTIN: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../boards");
+
+/// Name of the in-process board: the planned model run through `kiln-kernels` linked into kiln.
+pub const HOST: &str = "host";
+/// The board used when none is given.
+pub const DEFAULT_BOARD: &str = "mps2-an386";
+
+#[derive(Debug, thiserror::Error)]
+pub enum BoardError {
+    #[error("unknown board `{name}`; valid boards: {}", valid.join(", "))]
+    Unknown { name: String, valid: Vec<String> },
+    #[error("board file {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("cannot read board directory {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Memory {
+    pub flash_origin: u64,
+    pub flash_size: u64,
+    pub ram_origin: u64,
+    pub ram_size: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Uart {
+    /// `cmsdk` (Arm CMSDK APB UART, the MPS2/MPS3 one).
+    pub kind: String,
+    pub base: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Timer {
+    /// `systick` or `dwt`.
+    pub kind: String,
+    /// Timer ticks per second (of virtual time on emulated boards).
+    pub hz: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Qemu {
+    pub machine: String,
+    pub cpu: String,
+}
+
+/// A board file. Emulated boards have a `[qemu]` table.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Board {
+    pub name: String,
+    pub description: String,
+    pub core: String,
+    /// Rust target triple of the firmware.
+    pub target: String,
+    pub clock_hz: u64,
+    /// The `kiln-rt` board-family feature that brings this board up.
+    pub runtime: String,
+    /// Bytes reserved for the stack below the top of RAM.
+    pub stack_reserve: u64,
+    pub memory: Memory,
+    pub uart: Uart,
+    pub timer: Timer,
+    pub qemu: Option<Qemu>,
+}
+
+const TARGETS: &[&str] = &[
+    "thumbv6m-none-eabi",
+    "thumbv7m-none-eabi",
+    "thumbv7em-none-eabi",
+    "thumbv7em-none-eabihf",
+    "thumbv8m.base-none-eabi",
+    "thumbv8m.main-none-eabi",
+    "thumbv8m.main-none-eabihf",
+];
+const RUNTIMES: &[&str] = &["mps2", "mps3"];
+
+impl Board {
+    fn parse(path: &Path, text: &str) -> Result<Board, BoardError> {
+        let invalid = |message: String| BoardError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let b: Board = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        if !TARGETS.contains(&b.target.as_str()) {
+            return Err(invalid(format!(
+                "field `target`: `{}` is not a Cortex-M target (one of {})",
+                b.target,
+                TARGETS.join(", ")
+            )));
+        }
+        if !RUNTIMES.contains(&b.runtime.as_str()) {
+            return Err(invalid(format!(
+                "field `runtime`: `{}` is not a kiln-rt board family (one of {})",
+                b.runtime,
+                RUNTIMES.join(", ")
+            )));
+        }
+        if b.uart.kind != "cmsdk" {
+            return Err(invalid(format!("field `uart.kind`: `{}` is not supported (cmsdk)", b.uart.kind)));
+        }
+        if b.timer.kind != "systick" && b.timer.kind != "dwt" {
+            return Err(invalid(format!("field `timer.kind`: `{}` is not `systick` or `dwt`", b.timer.kind)));
+        }
+        if b.timer.hz == 0 || b.memory.flash_size == 0 || b.memory.ram_size == 0 {
+            return Err(invalid("fields `timer.hz`, `memory.flash_size` and `memory.ram_size` must be non-zero".into()));
+        }
+        if b.stack_reserve >= b.memory.ram_size {
+            return Err(invalid(format!(
+                "field `stack_reserve`: {} bytes does not fit in {} bytes of RAM",
+                b.stack_reserve, b.memory.ram_size
+            )));
+        }
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+        if !stem.is_empty() && stem != b.name {
+            return Err(invalid(format!(
+                "field `name`: `{}` differs from the file name `{stem}`",
+                b.name
+            )));
+        }
+        Ok(b)
+    }
+
+    pub fn is_emulated(&self) -> bool {
+        self.qemu.is_some()
+    }
+
+    /// Emulated instructions per timer tick under `-icount shift=0` (1 ns of virtual time each).
+    pub fn instructions_per_tick(&self) -> f64 {
+        1e9 / self.timer.hz as f64
+    }
+}
+
+/// The catalog: built-in boards plus any loaded from user directories (a user file replaces a
+/// built-in board of the same name).
+#[derive(Clone, Debug, Default)]
+pub struct Catalog {
+    pub boards: BTreeMap<String, Board>,
+}
+
+impl Catalog {
+    pub fn builtin() -> Result<Catalog, BoardError> {
+        let mut c = Catalog::default();
+        for f in BUILTIN.files() {
+            if f.path().extension().and_then(|e| e.to_str()) != Some("toml") {
+                continue;
+            }
+            let text = f.contents_utf8().unwrap_or_default();
+            let b = Board::parse(&Path::new("boards").join(f.path()), text)?;
+            c.boards.insert(b.name.clone(), b);
+        }
+        Ok(c)
+    }
+
+    pub fn with_dir(mut self, dir: &Path) -> Result<Catalog, BoardError> {
+        let io = |source| BoardError::Io {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(io)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("toml"))
+            .collect();
+        paths.sort();
+        for p in paths {
+            let text = std::fs::read_to_string(&p).map_err(|source| BoardError::Io {
+                path: p.clone(),
+                source,
+            })?;
+            let b = Board::parse(&p, &text)?;
+            self.boards.insert(b.name.clone(), b);
+        }
+        Ok(self)
+    }
+
+    /// All names, `host` included.
+    pub fn names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.boards.keys().cloned().collect();
+        v.push(HOST.to_string());
+        v
+    }
+
+    /// Looks up a board file (not `host`, which callers handle before).
+    pub fn get(&self, name: &str) -> Result<&Board, BoardError> {
+        self.boards.get(name).ok_or_else(|| BoardError::Unknown {
+            name: name.to_string(),
+            valid: self.names(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_catalog_has_the_emulated_boards() {
+        let c = Catalog::builtin().unwrap();
+        for name in ["mps2-an386", "mps2-an385", "mps2-an500", "mps3-an547"] {
+            let b = c.get(name).unwrap();
+            assert!(b.is_emulated(), "{name}");
+        }
+        assert!(c.names().contains(&"host".to_string()));
+        assert_eq!(c.get("mps2-an386").unwrap().instructions_per_tick(), 40.0);
+        assert_eq!(c.get("mps3-an547").unwrap().instructions_per_tick(), 31.25);
+    }
+
+    #[test]
+    fn unknown_board_lists_valid_names() {
+        let c = Catalog::builtin().unwrap();
+        let e = c.get("nope").unwrap_err().to_string();
+        assert!(e.contains("unknown board `nope`"), "{e}");
+        assert!(e.contains("mps2-an386") && e.contains("host"), "{e}");
+    }
+
+    #[test]
+    fn bad_board_file_names_file_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = include_str!("../../boards/mps2-an386.toml").replace("thumbv7em-none-eabihf", "riscv32imc");
+        let p = dir.path().join("mps2-an386.toml");
+        std::fs::write(&p, text).unwrap();
+        let e = Catalog::builtin().unwrap().with_dir(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("mps2-an386.toml") && e.contains("field `target`"), "{e}");
+
+        std::fs::write(&p, "name = 3").unwrap();
+        let e = Catalog::builtin().unwrap().with_dir(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("mps2-an386.toml"), "{e}");
+    }
+}

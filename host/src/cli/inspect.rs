@@ -1,0 +1,135 @@
+//! `kiln inspect MODEL`: inputs, outputs, ops and their support, parameters, MACs, layers.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::{parse_input_shapes, print_json, Format};
+use crate::import::{self, ImportOptions};
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// The ONNX model file.
+    pub model: PathBuf,
+    /// Fixed shape for an input with symbolic dims, e.g. `input=1x49x10x1` (repeatable).
+    #[arg(long = "input-shape", value_name = "NAME=DIMS")]
+    pub input_shapes: Vec<String>,
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
+}
+
+#[derive(Serialize)]
+struct Io {
+    name: String,
+    shape: Vec<usize>,
+    dtype: &'static str,
+}
+
+#[derive(Serialize)]
+struct Layer {
+    name: String,
+    op_type: String,
+    kernel: String,
+    output_shape: Vec<usize>,
+    params: usize,
+    macs: u64,
+}
+
+#[derive(Serialize)]
+struct Report {
+    model: String,
+    producer: String,
+    opset: i64,
+    inputs: Vec<Io>,
+    outputs: Vec<Io>,
+    supported: bool,
+    ops: BTreeMap<String, usize>,
+    params: usize,
+    macs: u64,
+    layers: Vec<Layer>,
+    notices: Vec<String>,
+}
+
+fn kernel_name(op: &kiln_kernels::f32::KOp) -> String {
+    let dbg = format!("{op:?}");
+    dbg.split('(').next().unwrap_or("").to_string()
+}
+
+pub fn run(a: InspectArgs) -> anyhow::Result<()> {
+    let opts = ImportOptions {
+        input_shapes: parse_input_shapes(&a.input_shapes)?,
+    };
+    let imported = import::import(&a.model, &opts)?;
+    let g = &imported.graph;
+    let io = |ts: &[usize]| -> Vec<Io> {
+        ts.iter()
+            .map(|&t| Io {
+                name: g.tensors[t].name.clone(),
+                shape: g.tensors[t].shape.clone(),
+                dtype: "float32",
+            })
+            .collect()
+    };
+    let mut ops = BTreeMap::new();
+    let mut layers = Vec::new();
+    for n in &g.nodes {
+        *ops.entry(n.op_type.clone()).or_insert(0) += 1;
+        let params = n.inputs.iter().filter(|&&t| g.tensors[t].is_const()).map(|&t| g.tensors[t].len()).sum();
+        layers.push(Layer {
+            name: n.name.clone(),
+            op_type: n.op_type.clone(),
+            kernel: kernel_name(&n.op),
+            output_shape: n.outputs.first().map(|&t| g.tensors[t].shape.clone()).unwrap_or_default(),
+            params,
+            macs: n.macs,
+        });
+    }
+    let report = Report {
+        model: a.model.display().to_string(),
+        producer: g.meta.producer.clone(),
+        opset: g.meta.opset,
+        inputs: io(&g.inputs),
+        outputs: io(&g.outputs),
+        supported: true,
+        ops,
+        params: g.param_count(),
+        macs: g.total_macs(),
+        layers,
+        notices: g.meta.notices.clone(),
+    };
+    if a.format == Format::Json {
+        return print_json(&report);
+    }
+    println!("model    {}  (producer {}, opset {})", report.model, report.producer, report.opset);
+    for n in &report.notices {
+        println!("notice   {n}");
+    }
+    for i in &report.inputs {
+        println!("input    {} {:?} {}", i.name, i.shape, i.dtype);
+    }
+    for o in &report.outputs {
+        println!("output   {} {:?} {}", o.name, o.shape, o.dtype);
+    }
+    println!("params   {}", report.params);
+    println!("MACs     {}", report.macs);
+    println!(
+        "ops      {} (all supported)",
+        report.ops.iter().map(|(k, v)| format!("{k}×{v}")).collect::<Vec<_>>().join(", ")
+    );
+    println!();
+    println!("{:<24} {:<20} {:<14} {:<18} {:>8} {:>10}", "LAYER", "ONNX OP", "KERNEL", "OUTPUT", "PARAMS", "MACS");
+    for l in &report.layers {
+        println!(
+            "{:<24} {:<20} {:<14} {:<18} {:>8} {:>10}",
+            l.name,
+            l.op_type,
+            l.kernel,
+            format!("{:?}", l.output_shape),
+            l.params,
+            l.macs
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,249 @@
+//! The `kiln` command line: argument parsing, rendering, exit codes (0 ok, 1 a check failed,
+//! 2 an error). One module per subcommand.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+mod boards;
+mod build;
+mod doctor;
+mod inspect;
+mod run;
+mod validate;
+
+/// A check that failed (exit code 1), as opposed to an error (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CheckFailed(pub String);
+
+#[derive(Parser, Debug)]
+#[command(name = "kiln", version, about = "Deploy a pre-trained ONNX model to microcontroller firmware, run it and validate it")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Precision {
+    F32,
+    Int8,
+}
+
+/// Options that choose and build the firmware; shared by build, run, validate and bench.
+#[derive(Args, Debug, Clone)]
+pub struct BuildArgs {
+    /// The ONNX model file.
+    pub model: PathBuf,
+    /// Board name (`kiln boards` lists them; `host` runs in-process).
+    #[arg(long, short, default_value = crate::boards::DEFAULT_BOARD)]
+    pub board: String,
+    /// Directory with extra board files.
+    #[arg(long)]
+    pub boards_dir: Option<PathBuf>,
+    /// Numeric precision of the firmware.
+    #[arg(long, value_enum, default_value = "f32")]
+    pub precision: Precision,
+    /// Calibration data (`.npz`) for `--precision int8`.
+    #[arg(long)]
+    pub calib: Option<PathBuf>,
+    /// Fixed shape for an input with symbolic dims, e.g. `input=1x49x10x1` (repeatable).
+    #[arg(long = "input-shape", value_name = "NAME=DIMS")]
+    pub input_shapes: Vec<String>,
+    /// Where the generated firmware crate goes (default `kiln-out/<model>-<board>`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Cargo target directory for the firmware build (default: `$KILN_TARGET_DIR`, else inside `--out`).
+    #[arg(long, env = "KILN_TARGET_DIR")]
+    pub target_dir: Option<PathBuf>,
+}
+
+/// Options for talking to a board.
+#[derive(Args, Debug, Clone)]
+pub struct LinkArgs {
+    /// Seconds to wait for any answer from the board.
+    #[arg(long, default_value_t = 20.0)]
+    pub timeout: f64,
+    /// QEMU binary for emulated boards.
+    #[arg(long, env = "KILN_QEMU", default_value = "qemu-system-arm")]
+    pub qemu: PathBuf,
+}
+
+impl LinkArgs {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.timeout.max(0.001))
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// What is installed (QEMU, toolchains, serial ports) and how to fix what is missing.
+    Doctor(doctor::DoctorArgs),
+    /// The board catalog.
+    Boards(boards::BoardsArgs),
+    /// Inputs, outputs, ops and their support, parameters, MACs, per-layer table.
+    Inspect(inspect::InspectArgs),
+    /// Generate and build the firmware crate; print flash and RAM.
+    Build(build::BuildCmd),
+    /// Run samples on the board; write outputs; print latency.
+    Run(run::RunArgs),
+    /// Device vs host simulation vs float model vs labels.
+    Validate(validate::ValidateArgs),
+    /// Latency per inference, MACs, flash and RAM.
+    Bench(run::BenchArgs),
+}
+
+/// Parses arguments, runs the command and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let result = match cli.command {
+        Command::Doctor(a) => doctor::run(a),
+        Command::Boards(a) => boards::run(a),
+        Command::Inspect(a) => inspect::run(a),
+        Command::Build(a) => build::run(a),
+        Command::Run(a) => run::run(a),
+        Command::Validate(a) => validate::run(a),
+        Command::Bench(a) => run::bench(a),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            if let Some(c) = e.downcast_ref::<CheckFailed>() {
+                eprintln!("check failed: {c}");
+                1
+            } else {
+                eprintln!("error: {e}");
+                for cause in e.chain().skip(1) {
+                    eprintln!("  caused by: {cause}");
+                }
+                2
+            }
+        }
+    }
+}
+
+/// Prints a serializable value as one JSON object on stdout.
+pub fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+/// Parses `--input-shape NAME=1x49x10x1` options.
+pub fn parse_input_shapes(v: &[String]) -> anyhow::Result<std::collections::HashMap<String, Vec<usize>>> {
+    let mut m = std::collections::HashMap::new();
+    for s in v {
+        let (name, dims) = s
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--input-shape `{s}`: expected NAME=DIMS, e.g. input=1x49x10x1"))?;
+        let dims: Result<Vec<usize>, _> = dims.split(['x', ',']).map(|d| d.trim().parse::<usize>()).collect();
+        let dims = dims.map_err(|_| anyhow::anyhow!("--input-shape `{s}`: dims must be positive integers separated by `x`"))?;
+        if dims.is_empty() || dims.contains(&0) {
+            anyhow::bail!("--input-shape `{s}`: dims must be positive integers separated by `x`");
+        }
+        m.insert(name.to_string(), dims);
+    }
+    Ok(m)
+}
+
+/// The board a command targets.
+pub enum Target {
+    Host,
+    Board(crate::boards::Board),
+}
+
+/// Resolves the board and imports, optimizes and plans the model.
+pub fn prepare(a: &BuildArgs) -> anyhow::Result<(crate::deploy::Prepared, Target)> {
+    let catalog = boards::catalog(a.boards_dir.as_deref())?;
+    let target = if a.board == crate::boards::HOST {
+        Target::Host
+    } else {
+        Target::Board(catalog.get(&a.board)?.clone())
+    };
+    if a.precision == Precision::Int8 {
+        anyhow::bail!("--precision int8 is not supported by this kiln version yet; build with --precision f32");
+    }
+    if a.calib.is_some() {
+        anyhow::bail!("--calib is only used with --precision int8");
+    }
+    let opts = crate::import::ImportOptions {
+        input_shapes: parse_input_shapes(&a.input_shapes)?,
+    };
+    let p = crate::deploy::prepare(&a.model, &opts)?;
+    Ok((p, target))
+}
+
+/// Builds the firmware for `board` with a spinner on a terminal.
+pub fn build_firmware(
+    a: &BuildArgs,
+    p: &crate::deploy::Prepared,
+    board: &crate::boards::Board,
+    selftest: Option<(Vec<f32>, u32)>,
+) -> anyhow::Result<crate::deploy::Firmware> {
+    let out = a.out.clone().unwrap_or_else(|| crate::deploy::default_out(&p.model_name, &board.name));
+    let spinner = progress::spinner(&format!("building firmware for {} ({})", board.name, board.target));
+    let r = crate::deploy::build_firmware(p, board, &out, a.target_dir.as_deref(), selftest);
+    spinner.finish_and_clear();
+    Ok(r?)
+}
+
+pub mod progress {
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    use std::io::IsTerminal;
+
+    /// A spinner on stderr, hidden when stderr is not a terminal.
+    pub fn spinner(msg: &str) -> ProgressBar {
+        let pb = if std::io::stderr().is_terminal() {
+            ProgressBar::new_spinner()
+        } else {
+            ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden())
+        };
+        pb.set_message(msg.to_string());
+        pb.enable_steady_tick(std::time::Duration::from_millis(120));
+        pb
+    }
+
+    /// A sample-loop bar on stderr, hidden when stderr is not a terminal.
+    pub fn bar(n: u64, msg: &str) -> ProgressBar {
+        let pb = if std::io::stderr().is_terminal() {
+            ProgressBar::new(n)
+        } else {
+            ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::hidden())
+        };
+        if let Ok(style) = ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} [{elapsed}]") {
+            pb.set_style(style);
+        }
+        pb.set_message(msg.to_string());
+        pb
+    }
+}
+
+/// Builds (for a device) and starts the runner for the command's board.
+pub fn open_runner<'a>(
+    b: &BuildArgs,
+    l: &LinkArgs,
+    p: &'a crate::deploy::Prepared,
+    target: &Target,
+) -> anyhow::Result<Box<dyn crate::deploy::Runner + 'a>> {
+    match target {
+        Target::Host => Ok(Box::new(crate::deploy::HostRunner::new(p))),
+        Target::Board(board) => {
+            let fw = build_firmware(b, p, board, None)?;
+            let r = crate::deploy::DeviceRunner::start(board, fw, &p.graph, &l.qemu, l.timeout())?;
+            Ok(Box::new(r))
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! `kiln run` and `kiln bench`: samples through the board, outputs and latency.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::{open_runner, prepare, print_json, BuildArgs, Format, LinkArgs};
+use crate::data::{load_samples, write_outputs, InputSpec, Labels, LoadOptions, OutputData};
+use crate::deploy::{Firmware, Stats};
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub build: BuildArgs,
+    #[command(flatten)]
+    pub link: LinkArgs,
+    /// Input samples (`.npz` keyed by input name, or `.npy` for a single-input model).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Where to write the outputs (`.npz` keyed by output name).
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Run only the first N samples.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub build: BuildArgs,
+    #[command(flatten)]
+    pub link: LinkArgs,
+    /// Input samples (default: `test.npz` beside the model, else zeros).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Number of inferences.
+    #[arg(long, default_value_t = 10)]
+    pub limit: usize,
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
+}
+
+/// Mean, min and max of a latency figure over the samples.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Spread {
+    pub mean: f64,
+    pub min: u64,
+    pub max: u64,
+}
+
+impl Spread {
+    pub fn of(v: &[u64]) -> Option<Spread> {
+        if v.is_empty() {
+            return None;
+        }
+        Some(Spread {
+            mean: v.iter().sum::<u64>() as f64 / v.len() as f64,
+            min: *v.iter().min().unwrap_or(&0),
+            max: *v.iter().max().unwrap_or(&0),
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct RunReport<'a> {
+    outputs: Option<String>,
+    samples: usize,
+    board: &'a str,
+    precision: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instructions_per_inference: Option<Spread>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flash_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ram_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    firmware: Option<&'a Firmware>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stack: Option<Stats>,
+}
+
+pub fn run(a: RunArgs) -> anyhow::Result<()> {
+    let (p, target) = prepare(&a.build)?;
+    let opts = LoadOptions {
+        labels: Labels::None,
+        limit: a.limit,
+    };
+    let samples = load_samples(&a.input, &InputSpec::of_graph(&p.graph), &opts)?;
+    let mut runner = open_runner(&a.build, &a.link, &p, &target)?;
+    let bar = super::progress::bar(samples.n as u64, "running");
+    let mut outs: Vec<Vec<Vec<f32>>> = Vec::with_capacity(samples.n);
+    let mut instr = Vec::new();
+    for i in 0..samples.n {
+        let r = runner.run(&samples.sample_all(i))?;
+        outs.push(r.outputs);
+        instr.extend(r.instructions);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let stack = runner.stats()?;
+    if let Some(path) = &a.output {
+        let flat: Vec<Vec<f32>> = (0..p.graph.outputs.len())
+            .map(|k| outs.iter().flat_map(|o| o[k].iter().copied()).collect())
+            .collect();
+        let data: Vec<OutputData> = p
+            .graph
+            .outputs
+            .iter()
+            .zip(&flat)
+            .map(|(&t, v)| OutputData {
+                name: &p.graph.tensors[t].name,
+                shape: &p.graph.tensors[t].shape,
+                values: v,
+            })
+            .collect();
+        write_outputs(path, samples.n, &data)?;
+    }
+    let fw = runner.firmware();
+    let report = RunReport {
+        outputs: a.output.as_ref().map(|p| p.display().to_string()),
+        samples: samples.n,
+        board: &a.build.board,
+        precision: "f32",
+        instructions_per_inference: Spread::of(&instr),
+        flash_bytes: fw.map(|f| f.sizes.flash_bytes),
+        ram_bytes: fw.map(|f| f.sizes.ram_bytes),
+        firmware: fw,
+        stack,
+    };
+    if a.format == Format::Json {
+        return print_json(&report);
+    }
+    println!("ran {} samples on {}", report.samples, report.board);
+    if let Some(o) = &report.outputs {
+        println!("outputs   {o}");
+    }
+    if let Some(s) = &report.instructions_per_inference {
+        println!(
+            "latency   {:.0} emulated instructions per inference (min {}, max {})",
+            s.mean, s.min, s.max
+        );
+    }
+    if let Some(f) = fw {
+        println!(
+            "flash     {} bytes (weights {}, code {}); RAM {} bytes (arena {}, stack reserve {})",
+            f.sizes.flash_bytes,
+            f.sizes.flash_weights_bytes,
+            f.sizes.flash_code_bytes,
+            f.sizes.ram_bytes,
+            f.sizes.ram_arena_bytes,
+            f.sizes.ram_stack_reserve_bytes
+        );
+    }
+    if let Some(s) = &report.stack {
+        println!("stack     {} bytes used of {} reserved", s.stack_used, s.stack_reserve);
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct BenchReport<'a> {
+    model: String,
+    board: &'a str,
+    precision: &'static str,
+    samples: usize,
+    macs: u64,
+    params: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instructions_per_inference: Option<Spread>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instructions_per_mac: Option<f64>,
+    arena_bytes: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    firmware: Option<&'a Firmware>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stack: Option<Stats>,
+}
+
+pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
+    let (p, target) = prepare(&a.build)?;
+    let specs = InputSpec::of_graph(&p.graph);
+    let default = p.model_path.with_file_name("test.npz");
+    let data = a.data.clone().or_else(|| default.exists().then_some(default));
+    let n = a.limit.max(1);
+    let inputs: Vec<Vec<Vec<f32>>> = match data {
+        Some(path) => {
+            let opts = LoadOptions {
+                labels: Labels::None,
+                limit: Some(n),
+            };
+            let s = load_samples(&path, &specs, &opts)?;
+            (0..s.n).map(|i| s.sample_all(i).into_iter().map(<[f32]>::to_vec).collect()).collect()
+        }
+        None => vec![specs.iter().map(|s| vec![0.0; s.shape.iter().product()]).collect(); n],
+    };
+    let mut runner = open_runner(&a.build, &a.link, &p, &target)?;
+    let mut instr = Vec::new();
+    let bar = super::progress::bar(inputs.len() as u64, "benchmarking");
+    for sample in &inputs {
+        let refs: Vec<&[f32]> = sample.iter().map(Vec::as_slice).collect();
+        instr.extend(runner.run(&refs)?.instructions);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let spread = Spread::of(&instr);
+    let stack = runner.stats()?;
+    let macs = p.graph.total_macs();
+    let report = BenchReport {
+        model: a.build.model.display().to_string(),
+        board: &a.build.board,
+        precision: "f32",
+        samples: inputs.len(),
+        macs,
+        params: p.graph.param_count(),
+        instructions_per_mac: spread.as_ref().filter(|_| macs > 0).map(|s| s.mean / macs as f64),
+        instructions_per_inference: spread,
+        arena_bytes: p.plan.stats.arena_bytes,
+        firmware: runner.firmware(),
+        stack,
+    };
+    if a.format == Format::Json {
+        return print_json(&report);
+    }
+    println!("model     {} on {} ({} samples)", report.model, report.board, report.samples);
+    println!("MACs      {}   params {}", report.macs, report.params);
+    match &report.instructions_per_inference {
+        Some(s) => println!(
+            "latency   {:.0} emulated instructions per inference (min {}, max {}), {:.2} per MAC",
+            s.mean,
+            s.min,
+            s.max,
+            report.instructions_per_mac.unwrap_or(0.0)
+        ),
+        None => println!("latency   not measured on the host board"),
+    }
+    if let Some(f) = report.firmware {
+        println!(
+            "flash     {} bytes (weights {}, code {}); RAM {} bytes (arena {}, stack reserve {}, other {})",
+            f.sizes.flash_bytes,
+            f.sizes.flash_weights_bytes,
+            f.sizes.flash_code_bytes,
+            f.sizes.ram_bytes,
+            f.sizes.ram_arena_bytes,
+            f.sizes.ram_stack_reserve_bytes,
+            f.sizes.ram_other_bytes
+        );
+    }
+    if let Some(s) = &report.stack {
+        println!("stack     {} bytes used of {} reserved", s.stack_used, s.stack_reserve);
+    }
+    Ok(())
+}

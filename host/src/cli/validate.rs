@@ -1,0 +1,290 @@
+//! `kiln validate`: device vs host simulation vs float model vs labels.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::run::Spread;
+use super::{open_runner, prepare, print_json, BuildArgs, CheckFailed, Format, LinkArgs};
+use crate::data::{load_samples, InputSpec, Labels, LoadOptions};
+use crate::deploy::{Firmware, Stats};
+use crate::reference::Reference;
+use crate::validate::{accuracy, agreement, Agreement};
+
+/// Version of the validate report format (`"schema"` field); bumped on any incompatible change.
+pub const REPORT_SCHEMA: &str = "kiln.validate/1";
+
+#[derive(Args, Debug)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub build: BuildArgs,
+    #[command(flatten)]
+    pub link: LinkArgs,
+    /// Samples (`.npz` keyed by input name, plus labels for classifiers).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Key of the labels array in `--data`.
+    #[arg(long)]
+    pub labels: Option<String>,
+    /// Validate only the first N samples.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Write the report (`.json`).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Write a JUnit XML file with one test case per check.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
+}
+
+/// Per model output: how the device compares with the host simulation and the float model.
+#[derive(Serialize)]
+pub struct OutputReport {
+    pub name: String,
+    pub device_vs_host: Agreement,
+    pub device_vs_float: Agreement,
+    pub host_vs_float: Agreement,
+}
+
+#[derive(Serialize)]
+pub struct Accuracy {
+    pub device: f64,
+    pub host: f64,
+    pub float: f64,
+}
+
+#[derive(Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub passed: bool,
+    pub detail: String,
+}
+
+#[derive(Serialize)]
+pub struct Report {
+    pub schema: &'static str,
+    pub model: String,
+    pub board: String,
+    pub precision: &'static str,
+    pub samples: usize,
+    pub data: String,
+    pub accuracy: Option<Accuracy>,
+    pub outputs: Vec<OutputReport>,
+    pub instructions_per_inference: Option<Spread>,
+    /// The first sample run again at the end gave the same outputs and instruction count.
+    pub repeat_identical: bool,
+    pub stack: Option<Stats>,
+    pub firmware: Option<Firmware>,
+    pub notices: Vec<String>,
+    pub checks: Vec<Check>,
+    pub passed: bool,
+}
+
+fn per_output(all: &[Vec<Vec<f32>>], k: usize) -> Vec<Vec<f32>> {
+    all.iter().map(|s| s[k].clone()).collect()
+}
+
+pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
+    let (p, target) = prepare(&a.build)?;
+    let opts = LoadOptions {
+        labels: match &a.labels {
+            Some(k) => Labels::Key(k.clone()),
+            None => Labels::Default,
+        },
+        limit: a.limit,
+    };
+    let samples = load_samples(&a.data, &InputSpec::of_graph(&p.graph), &opts)?;
+    let reference = Reference::new(&p.imported.model)?;
+    let mut host = crate::deploy::HostRunner::new(&p);
+    let mut runner = open_runner(&a.build, &a.link, &p, &target)?;
+
+    let bar = super::progress::bar(samples.n as u64, "validating");
+    let (mut dev, mut sim, mut flt, mut instr) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for i in 0..samples.n {
+        let inputs = samples.sample_all(i);
+        let r = runner.run(&inputs)?;
+        dev.push(r.outputs);
+        instr.extend(r.instructions);
+        sim.push(host.run(&inputs).outputs);
+        flt.push(reference.run_flat(&inputs)?);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let again = runner.run(&samples.sample_all(0))?;
+    let repeat_identical = again.outputs == dev[0] && again.instructions == instr.first().copied();
+    let stack = runner.stats()?;
+
+    let outputs: Vec<OutputReport> = p
+        .graph
+        .outputs
+        .iter()
+        .enumerate()
+        .map(|(k, &t)| {
+            let (d, h, f) = (per_output(&dev, k), per_output(&sim, k), per_output(&flt, k));
+            OutputReport {
+                name: p.graph.tensors[t].name.clone(),
+                device_vs_host: agreement(&d, &h),
+                device_vs_float: agreement(&d, &f),
+                host_vs_float: agreement(&h, &f),
+            }
+        })
+        .collect();
+    let accuracy = samples.labels.as_ref().map(|labels| Accuracy {
+        device: accuracy(&per_output(&dev, 0), labels),
+        host: accuracy(&per_output(&sim, 0), labels),
+        float: accuracy(&per_output(&flt, 0), labels),
+    });
+
+    let mut checks = vec![
+        Check {
+            name: "device_equals_host_simulation",
+            passed: outputs.iter().all(|o| o.device_vs_host.bit_exact()),
+            detail: outputs
+                .iter()
+                .map(|o| format!("{}: {} of {} elements differ", o.name, o.device_vs_host.mismatched, o.device_vs_host.elements))
+                .collect::<Vec<_>>()
+                .join("; "),
+        },
+        Check {
+            name: "device_within_f32_tolerance_of_float_model",
+            passed: outputs.iter().all(|o| o.device_vs_float.within_f32_tolerance()),
+            detail: outputs
+                .iter()
+                .map(|o| {
+                    format!(
+                        "{}: {} elements outside 1e-5 + 1e-4*|ref|, max abs error {:.3e}",
+                        o.name, o.device_vs_float.out_of_tolerance, o.device_vs_float.max_abs_error
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        },
+    ];
+    if runner.firmware().is_some() {
+        checks.push(Check {
+            name: "repeated_run_identical",
+            passed: repeat_identical,
+            detail: "sample 0 run again gives the same outputs and instruction count".into(),
+        });
+    }
+    let passed = checks.iter().all(|c| c.passed);
+    let report = Report {
+        schema: REPORT_SCHEMA,
+        model: a.build.model.display().to_string(),
+        board: a.build.board.clone(),
+        precision: "f32",
+        samples: samples.n,
+        data: a.data.display().to_string(),
+        accuracy,
+        outputs,
+        instructions_per_inference: Spread::of(&instr),
+        repeat_identical,
+        stack,
+        firmware: runner.firmware().cloned(),
+        notices: p.graph.meta.notices.clone(),
+        checks,
+        passed,
+    };
+    if let Some(path) = &a.report {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .map_err(|e| anyhow::anyhow!("cannot write report {}: {e}", path.display()))?;
+    }
+    if let Some(path) = &a.junit {
+        std::fs::write(path, junit(&report)).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    }
+    if a.format == Format::Json {
+        print_json(&report)?;
+    } else {
+        render(&report);
+    }
+    if !report.passed {
+        let failed: Vec<&str> = report.checks.iter().filter(|c| !c.passed).map(|c| c.name).collect();
+        return Err(CheckFailed(format!("validation failed: {}", failed.join(", "))).into());
+    }
+    Ok(())
+}
+
+fn render(r: &Report) {
+    println!("validated {} on {} with {} samples from {}", r.model, r.board, r.samples, r.data);
+    for n in &r.notices {
+        println!("notice    {n}");
+    }
+    if let Some(acc) = &r.accuracy {
+        println!(
+            "accuracy  device {:.2} %   host simulation {:.2} %   float model {:.2} %",
+            acc.device * 100.0,
+            acc.host * 100.0,
+            acc.float * 100.0
+        );
+    }
+    for o in &r.outputs {
+        println!(
+            "{:<9} vs host: {}   vs float: top-1 agreement {:.2} %, max abs error {:.3e}, RMSE {:.3e}, cosine {:.6}",
+            o.name,
+            if o.device_vs_host.bit_exact() { "bit-exact".to_string() } else { format!("{} elements differ", o.device_vs_host.mismatched) },
+            o.device_vs_float.top1_agreement * 100.0,
+            o.device_vs_float.max_abs_error,
+            o.device_vs_float.rmse,
+            o.device_vs_float.cosine_similarity
+        );
+    }
+    if let Some(s) = &r.instructions_per_inference {
+        println!(
+            "latency   {:.0} emulated instructions per inference (min {}, max {}); repeated run {}",
+            s.mean,
+            s.min,
+            s.max,
+            if r.repeat_identical { "identical" } else { "DIFFERENT" }
+        );
+    }
+    if let Some(s) = &r.stack {
+        println!("stack     {} bytes used of {} reserved", s.stack_used, s.stack_reserve);
+    }
+    if let Some(f) = &r.firmware {
+        println!(
+            "flash     {} bytes (weights {}, code {}); RAM {} bytes (arena {}, stack reserve {}, other {})",
+            f.sizes.flash_bytes,
+            f.sizes.flash_weights_bytes,
+            f.sizes.flash_code_bytes,
+            f.sizes.ram_bytes,
+            f.sizes.ram_arena_bytes,
+            f.sizes.ram_stack_reserve_bytes,
+            f.sizes.ram_other_bytes
+        );
+    }
+    for c in &r.checks {
+        println!("{}  {}: {}", if c.passed { "PASS" } else { "FAIL" }, c.name, c.detail);
+    }
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// JUnit XML: one test case per check.
+fn junit(r: &Report) -> String {
+    let failures = r.checks.iter().filter(|c| !c.passed).count();
+    let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    s += &format!(
+        "<testsuite name=\"kiln validate {} on {}\" tests=\"{}\" failures=\"{}\">\n",
+        xml_escape(&r.model),
+        xml_escape(&r.board),
+        r.checks.len(),
+        failures
+    );
+    for c in &r.checks {
+        s += &format!("  <testcase classname=\"kiln.validate\" name=\"{}\">", c.name);
+        if !c.passed {
+            s += &format!("<failure message=\"{}\"/>", xml_escape(&c.detail));
+        }
+        s += "</testcase>\n";
+    }
+    s += "</testsuite>\n";
+    s
+}

@@ -1,0 +1,501 @@
+//! Writes the standalone firmware crate for a planned model and a board.
+//!
+//! The crate is a normal Rust-embedded crate with its own empty `[workspace]`: `Cargo.toml`,
+//! `.cargo/config.toml` (target, runner, build-std only when the toolchain needs it), `memory.x`,
+//! `build.rs`, `src/main.rs`, the generated `src/model.rs` (kernel parameters as `const`s and a
+//! straight-line `invoke`) and `src/weights.bin` (the constant blob, placed in flash through
+//! `include_bytes!`). The firmware crates it depends on are vendored beside it under `vendor/`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use include_dir::{include_dir, Dir};
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use sha2::{Digest, Sha256};
+
+use crate::boards::Board;
+use crate::ir::Graph;
+use crate::plan::{Loc, Plan};
+
+static FIRMWARE: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../firmware");
+const VENDORED: &[&str] = &["kiln-proto", "kiln-kernels", "kiln-rt"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum CodegenError {
+    #[error("cannot write {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("generated code for node `{node}` does not parse: {message}")]
+    Syntax { node: String, message: String },
+}
+
+/// What the generated crate needs beyond the graph and the plan.
+#[derive(Clone, Debug)]
+pub struct CodegenOptions {
+    /// Crate-friendly model name (used in the package name).
+    pub model_name: String,
+    /// Use `-Zbuild-std=core` (the toolchain has no prebuilt `core` for the target).
+    pub build_std: bool,
+    /// Samples baked in for `--selftest` (concatenated f32 inputs of each sample), and their count.
+    pub selftest: Option<(Vec<f32>, u32)>,
+}
+
+/// The result of generation.
+#[derive(Clone, Debug)]
+pub struct Generated {
+    pub dir: PathBuf,
+    /// 16-byte model hash the firmware reports in its hello.
+    pub hash: [u8; 16],
+    /// Cargo package (and binary) name.
+    pub package: String,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CodegenError + '_ {
+    move |source| CodegenError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn write(path: &Path, contents: impl AsRef<[u8]>) -> Result<(), CodegenError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+    }
+    // Leave unchanged files alone so cargo's freshness checks keep rebuilds incremental.
+    if std::fs::read(path).ok().as_deref() == Some(contents.as_ref()) {
+        return Ok(());
+    }
+    std::fs::write(path, contents).map_err(io(path))
+}
+
+/// Sanitizes a model name into a cargo package name component.
+pub fn crate_name(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .collect();
+    let s = s.trim_matches('-').to_string();
+    if s.is_empty() {
+        "model".into()
+    } else {
+        s
+    }
+}
+
+/// Rust literal text of a kernel op: its `Debug` form with non-finite floats spelled as paths.
+fn op_literal(op: &kiln_kernels::f32::KOp) -> String {
+    let dbg = format!("KOp::{op:?}");
+    let re = regex::Regex::new(r"(-?)\b(inf|NaN)\b").expect("static regex");
+    re.replace_all(&dbg, |c: &regex::Captures| match (&c[1], &c[2]) {
+        ("-", "inf") => "f32::NEG_INFINITY".to_string(),
+        (_, "inf") => "f32::INFINITY".to_string(),
+        _ => "f32::NAN".to_string(),
+    })
+    .into_owned()
+}
+
+/// `src/model.rs`: constants, I/O table and `invoke`.
+pub fn model_rs(g: &Graph, p: &Plan) -> Result<String, CodegenError> {
+    let arena_bytes = p.stats.arena_bytes;
+    let blob_bytes = p.blob.len();
+    let io_desc = |ts: &[usize]| -> Vec<TokenStream> {
+        ts.iter()
+            .map(|&t| {
+                let r = p.arena(t);
+                let (off, bytes) = (r.offset as u32, (g.tensors[t].len() * 4) as u32);
+                quote! { IoDesc { offset: #off, bytes: #bytes } }
+            })
+            .collect()
+    };
+    let inputs = io_desc(&g.inputs);
+    let outputs = io_desc(&g.outputs);
+    let (n_in, n_out) = (inputs.len(), outputs.len());
+
+    let mut steps = Vec::new();
+    for (i, node) in g.nodes.iter().enumerate() {
+        let lit: syn::Expr = syn::parse_str(&op_literal(&node.op)).map_err(|e| CodegenError::Syntax {
+            node: node.name.clone(),
+            message: e.to_string(),
+        })?;
+        let ins: Vec<TokenStream> = node
+            .inputs
+            .iter()
+            .map(|&t| {
+                let len = g.tensors[t].len();
+                match p.locs[t].expect("planned") {
+                    Loc::Arena(r) => {
+                        let off = r.offset;
+                        quote! { act(arena, #off, #len) }
+                    }
+                    Loc::Blob(r) => {
+                        let off = r.offset;
+                        quote! { weights(#off, #len) }
+                    }
+                }
+            })
+            .collect();
+        let idx = match p.idx[i] {
+            Some(r) => {
+                let (off, len) = (r.offset, node.idx.len());
+                quote! { index(#off, #len) }
+            }
+            None => quote! { &[] },
+        };
+        let outs: Vec<TokenStream> = node
+            .outputs
+            .iter()
+            .map(|&t| {
+                let (off, len) = (p.arena(t).offset, g.tensors[t].len());
+                quote! { act_mut(arena, #off, #len) }
+            })
+            .collect();
+        let doc = format!(" {} ({})", node.name, node.op_type);
+        let name = format_ident!("OP_{}", i);
+        steps.push(quote! {
+            #[doc = #doc]
+            const #name: KOp = #lit;
+            run(&#name, &[#(#ins),*], #idx, &mut [#(#outs),*]);
+        });
+    }
+
+    let file = quote! {
+        //! Generated by kiln: do not edit. Kernel parameters, the memory plan and the call sequence.
+        #![allow(clippy::all)]
+        use kiln_kernels::f32::*;
+        use kiln_rt::IoDesc;
+
+        /// Bytes of the activation arena.
+        pub const ARENA_BYTES: usize = #arena_bytes;
+        /// Bytes of the constant blob (weights and index tables) in flash.
+        pub const WEIGHTS_BYTES: usize = #blob_bytes;
+
+        #[repr(C, align(16))]
+        pub struct Aligned<T: ?Sized>(pub T);
+
+        static WEIGHTS: &Aligned<[u8]> = &Aligned(*include_bytes!("weights.bin"));
+        static mut ARENA: Aligned<[u8; ARENA_BYTES]> = Aligned([0; ARENA_BYTES]);
+
+        /// Model inputs: arena offset and byte length of each, in ONNX input order.
+        pub static INPUTS: [IoDesc; #n_in] = [#(#inputs),*];
+        /// Model outputs, in ONNX output order.
+        pub static OUTPUTS: [IoDesc; #n_out] = [#(#outputs),*];
+
+        /// The arena. Call once.
+        pub fn arena() -> &'static mut [u8] {
+            // SAFETY: called once at start-up; nothing else refers to ARENA.
+            unsafe { &mut *core::ptr::addr_of_mut!(ARENA.0) }
+        }
+
+        fn weights(offset: usize, len: usize) -> &'static [f32] {
+            let b = &WEIGHTS.0[offset..offset + len * 4];
+            // SAFETY: the blob is 16-byte aligned and every region in it starts on 16 bytes.
+            unsafe { core::slice::from_raw_parts(b.as_ptr() as *const f32, len) }
+        }
+
+        fn index(offset: usize, len: usize) -> &'static [u32] {
+            let b = &WEIGHTS.0[offset..offset + len * 4];
+            // SAFETY: as in `weights`.
+            unsafe { core::slice::from_raw_parts(b.as_ptr() as *const u32, len) }
+        }
+
+        /// SAFETY: `offset..offset + 4 * len` lies in the arena and is 16-byte aligned (checked by
+        /// the plan), and no mutable view of the same bytes is alive (outputs never overlap inputs).
+        unsafe fn act<'a>(arena: *mut u8, offset: usize, len: usize) -> &'a [f32] {
+            core::slice::from_raw_parts(arena.add(offset) as *const f32, len)
+        }
+
+        /// SAFETY: as `act`, and no other view of the same bytes is alive.
+        unsafe fn act_mut<'a>(arena: *mut u8, offset: usize, len: usize) -> &'a mut [f32] {
+            core::slice::from_raw_parts_mut(arena.add(offset) as *mut f32, len)
+        }
+
+        /// Runs the model once on the inputs placed in the arena; outputs are left in the arena.
+        pub fn invoke(arena: &mut [u8]) {
+            assert!(arena.len() >= ARENA_BYTES);
+            let arena = arena.as_mut_ptr();
+            // SAFETY: the plan places every view inside the arena, aligned, with outputs disjoint
+            // from the inputs of the same step.
+            unsafe {
+                #(#steps)*
+            }
+        }
+    };
+    let parsed: syn::File = syn::parse2(file).map_err(|e| CodegenError::Syntax {
+        node: "<model.rs>".into(),
+        message: e.to_string(),
+    })?;
+    Ok(prettyplease::unparse(&parsed))
+}
+
+fn hash_bytes(parts: &[&[u8]]) -> [u8; 16] {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    let d = h.finalize();
+    let mut out = [0; 16];
+    out.copy_from_slice(&d[..16]);
+    out
+}
+
+fn main_rs(board: &Board, hash: &[u8; 16], selftest: bool, n_selftest: u32) -> String {
+    let board_name = &board.name;
+    let stack = board.stack_reserve as u32;
+    let hash = hash.iter();
+    let entry = if selftest {
+        quote! {
+            static SAMPLES: &model::Aligned<[u8]> = &model::Aligned(*include_bytes!("selftest.bin"));
+            kiln_rt::selftest(&DESC, model::arena(), model::invoke, &SAMPLES.0, #n_selftest)
+        }
+    } else {
+        quote! { kiln_rt::serve(&DESC, model::arena(), model::invoke) }
+    };
+    let file = quote! {
+        //! Generated by kiln: the firmware entry point.
+        #![no_std]
+        #![no_main]
+
+        mod model;
+
+        use kiln_rt::{entry, ModelDesc};
+
+        static DESC: ModelDesc = ModelDesc {
+            hash: [#(#hash),*],
+            board: #board_name,
+            arena_bytes: model::ARENA_BYTES as u32,
+            stack_reserve: #stack,
+            inputs: &model::INPUTS,
+            outputs: &model::OUTPUTS,
+        };
+
+        #[entry]
+        fn main() -> ! {
+            #entry
+        }
+    };
+    prettyplease::unparse(&syn::parse2(file).expect("static main.rs parses"))
+}
+
+fn memory_x(board: &Board) -> String {
+    let m = &board.memory;
+    format!(
+        "/* Generated by kiln for board `{name}`. */\n\
+         MEMORY\n{{\n  FLASH : ORIGIN = {fo:#010x}, LENGTH = {fs}\n  RAM : ORIGIN = {ro:#010x}, LENGTH = {rs}\n}}\n\n\
+         /* Bytes reserved for the stack at the top of RAM; kiln-rt paints it to measure the high-water mark. */\n\
+         _kiln_stack_reserve = {stack};\n\
+         _kiln_stack_bottom = ORIGIN(RAM) + LENGTH(RAM) - _kiln_stack_reserve;\n",
+        name = board.name,
+        fo = m.flash_origin,
+        fs = m.flash_size,
+        ro = m.ram_origin,
+        rs = m.ram_size,
+        stack = board.stack_reserve,
+    )
+}
+
+/// Linker checks appended after cortex-m-rt's sections are known (a separate script, `kiln.x`).
+fn kiln_x() -> &'static str {
+    "/* Generated by kiln. */\n\
+     ASSERT(__sheap <= _kiln_stack_bottom, \"ERROR(kiln): the model's arena and statics leave less RAM than the board's stack reserve; the model does not fit this board (use a board with more RAM)\");\n"
+}
+
+fn config_toml(board: &Board, build_std: bool) -> String {
+    let mut s = format!("[build]\ntarget = \"{}\"\n\n", board.target);
+    s += "[target.'cfg(all(target_arch = \"arm\", target_os = \"none\"))']\n";
+    s += "rustflags = [\"-C\", \"link-arg=-Tlink.x\", \"-C\", \"link-arg=-Tkiln.x\"]\n";
+    if let Some(q) = &board.qemu {
+        let _ = writeln!(
+            s,
+            "# `cargo run --release` boots the firmware in QEMU; serial on stdio.\n\
+             runner = \"qemu-system-arm -M {} -cpu {} -display none -monitor none -serial stdio -icount shift=0 -semihosting-config enable=on,target=native -kernel\"",
+            q.machine, q.cpu
+        );
+    }
+    if build_std {
+        s += "\n# The toolchain has no prebuilt `core` for this target: build it (needs RUSTC_BOOTSTRAP=1 on stable).\n[unstable]\nbuild-std = [\"core\"]\n";
+    }
+    s
+}
+
+fn cargo_toml(package: &str, bin: &str, runtime: &str) -> String {
+    format!(
+        r#"# Generated by kiln.
+[package]
+name = "{package}"
+version = "0.1.0"
+edition = "2021"
+publish = false
+
+[[bin]]
+name = "{bin}"
+path = "src/main.rs"
+test = false
+bench = false
+
+[dependencies]
+kiln-rt = {{ path = "vendor/kiln-rt", features = ["{runtime}"] }}
+kiln-kernels = {{ path = "vendor/kiln-kernels" }}
+
+[profile.release]
+opt-level = 3
+lto = true
+codegen-units = 1
+debug = true
+panic = "abort"
+
+[profile.dev]
+opt-level = 1
+panic = "abort"
+
+# A standalone crate, not part of any enclosing workspace.
+[workspace]
+"#
+    )
+}
+
+const BUILD_RS: &str = r#"//! Generated by kiln: puts memory.x and kiln.x on the linker search path.
+use std::path::PathBuf;
+
+fn main() {
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
+    for f in ["memory.x", "kiln.x"] {
+        std::fs::copy(f, out.join(f)).unwrap();
+        println!("cargo:rerun-if-changed={f}");
+    }
+    println!("cargo:rustc-link-search={}", out.display());
+}
+"#;
+
+/// Rewrites `key.workspace = true` lines of a vendored manifest to concrete values.
+fn standalone_manifest(text: &str) -> String {
+    text.lines()
+        .map(|l| match l.trim() {
+            "version.workspace = true" => format!("version = \"{}\"", env!("CARGO_PKG_VERSION")),
+            "edition.workspace = true" => "edition = \"2021\"".to_string(),
+            "license.workspace = true" => "license = \"MIT OR Apache-2.0\"".to_string(),
+            t if t.ends_with(".workspace = true") => String::new(),
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+fn vendor(dir: &Path) -> Result<(), CodegenError> {
+    fn walk(d: &Dir<'_>, root: &Path) -> Result<(), CodegenError> {
+        for f in d.files() {
+            let rel = f.path();
+            let top = rel.components().nth(1).map(|c| c.as_os_str().to_string_lossy().into_owned());
+            // Only what a build needs: manifests, sources and build scripts.
+            if !matches!(top.as_deref(), Some("Cargo.toml" | "src" | "build.rs" | "README.md")) {
+                continue;
+            }
+            let dest = root.join(rel);
+            if rel.file_name().and_then(|n| n.to_str()) == Some("Cargo.toml") {
+                write(&dest, standalone_manifest(f.contents_utf8().unwrap_or_default()))?;
+            } else {
+                write(&dest, f.contents())?;
+            }
+        }
+        for sub in d.dirs() {
+            walk(sub, root)?;
+        }
+        Ok(())
+    }
+    for name in VENDORED {
+        if let Some(d) = FIRMWARE.get_dir(name) {
+            walk(d, dir)?;
+        }
+    }
+    Ok(())
+}
+
+fn readme(package: &str, board: &Board, build_std: bool) -> String {
+    let env = if build_std { "RUSTC_BOOTSTRAP=1 " } else { "" };
+    format!(
+        "# {package}\n\nFirmware generated by kiln for board `{board}` ({core}, `{target}`).\n\n\
+         - `src/model.rs`: kernel parameters, memory plan and the `invoke` sequence (generated).\n\
+         - `src/weights.bin`: weights and index tables, linked into flash.\n\
+         - `vendor/`: the kiln firmware crates this depends on.\n\n\
+         Build and run (emulated boards start QEMU; a `--selftest` build prints its results):\n\n    {env}cargo run --release\n\n\
+         Sizes, with cargo-binutils: `cargo size --release -- -A`, `cargo objdump --release -- -d`.\n",
+        board = board.name,
+        core = board.core,
+        target = board.target,
+    )
+}
+
+/// Writes the crate into `dir`.
+pub fn generate(dir: &Path, g: &Graph, p: &Plan, board: &Board, opts: &CodegenOptions) -> Result<Generated, CodegenError> {
+    let model = model_rs(g, p)?;
+    let selftest_bytes: Option<Vec<u8>> = opts
+        .selftest
+        .as_ref()
+        .map(|(v, _)| v.iter().flat_map(|x| x.to_le_bytes()).collect());
+    let hash = hash_bytes(&[
+        env!("CARGO_PKG_VERSION").as_bytes(),
+        board.name.as_bytes(),
+        model.as_bytes(),
+        &p.blob,
+        selftest_bytes.as_deref().unwrap_or(&[]),
+    ]);
+    let base = format!("kiln-fw-{}", crate_name(&opts.model_name));
+    let package = base.clone();
+    let bin = format!("{base}-{}", hex::encode(&hash[..4]));
+    let n_selftest = opts.selftest.as_ref().map(|(_, n)| *n).unwrap_or(0);
+
+    write(&dir.join("Cargo.toml"), cargo_toml(&package, &bin, &board.runtime))?;
+    write(&dir.join(".cargo/config.toml"), config_toml(board, opts.build_std))?;
+    write(&dir.join("memory.x"), memory_x(board))?;
+    write(&dir.join("kiln.x"), kiln_x())?;
+    write(&dir.join("build.rs"), BUILD_RS)?;
+    write(&dir.join("README.md"), readme(&package, board, opts.build_std))?;
+    write(&dir.join("src/model.rs"), model)?;
+    write(&dir.join("src/weights.bin"), &p.blob)?;
+    write(&dir.join("src/main.rs"), main_rs(board, &hash, selftest_bytes.is_some(), n_selftest))?;
+    if let Some(b) = &selftest_bytes {
+        write(&dir.join("src/selftest.bin"), b)?;
+    }
+    vendor(&dir.join("vendor"))?;
+    Ok(Generated {
+        dir: dir.to_path_buf(),
+        hash,
+        package: bin,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln_kernels::f32::*;
+
+    #[test]
+    fn op_literals_parse_including_infinities() {
+        let op = KOp::Unary(UnaryP {
+            kind: UN_CLIP,
+            len: 3,
+            alpha: f32::NEG_INFINITY,
+            beta: f32::INFINITY,
+        });
+        let s = op_literal(&op);
+        assert!(s.contains("f32::NEG_INFINITY") && s.contains("f32::INFINITY"), "{s}");
+        syn::parse_str::<syn::Expr>(&s).unwrap();
+    }
+
+    #[test]
+    fn manifests_become_standalone() {
+        let m = standalone_manifest("[package]\nname = \"x\"\nversion.workspace = true\nedition.workspace = true\n");
+        assert!(m.contains("version = \"") && m.contains("edition = \"2021\"") && !m.contains("workspace"), "{m}");
+    }
+
+    #[test]
+    fn crate_names_are_sanitized() {
+        assert_eq!(crate_name("Digits MLP.v2"), "digits-mlp-v2");
+        assert_eq!(crate_name("__"), "model");
+    }
+}

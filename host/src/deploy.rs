@@ -1,0 +1,262 @@
+//! The pipeline up to a runnable target: import → optimize → plan → (codegen → build) and the
+//! runners that execute samples on the `host` board or on a device.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::boards::Board;
+use crate::build::{self, BuildError, Sizes};
+use crate::codegen::{self, CodegenOptions};
+use crate::ir::Graph;
+use crate::plan::{self, Plan, PlanStats};
+use crate::sim::Simulator;
+use crate::toolchain::{self, Toolchain};
+
+/// An imported, optimized and planned model.
+pub struct Prepared {
+    pub model_path: PathBuf,
+    pub model_name: String,
+    pub imported: crate::import::Imported,
+    pub graph: Graph,
+    pub plan: Plan,
+    pub optimize: crate::optimize::OptimizeReport,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error(transparent)]
+    Import(#[from] crate::import::ImportError),
+    #[error(transparent)]
+    Toolchain(#[from] toolchain::ToolchainError),
+    #[error(transparent)]
+    Codegen(#[from] codegen::CodegenError),
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error(transparent)]
+    Link(#[from] crate::link::LinkError),
+    #[error("board `{board}` is not emulated; running on real boards needs a probe (not supported yet)")]
+    NotEmulated { board: String },
+    #[error("internal error: invalid memory plan: {0}")]
+    Plan(String),
+}
+
+pub fn model_name(path: &Path) -> String {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("model");
+    // `models/<name>/model.onnx` is named after its folder.
+    if stem == "model" {
+        if let Some(dir) = path.parent().and_then(|p| p.file_name()).and_then(|s| s.to_str()) {
+            return dir.to_string();
+        }
+    }
+    stem.to_string()
+}
+
+pub fn prepare(model: &Path, opts: &crate::import::ImportOptions) -> Result<Prepared, DeployError> {
+    let imported = crate::import::import(model, opts)?;
+    let mut graph = imported.graph.clone();
+    let optimize = crate::optimize::optimize(&mut graph);
+    let plan = plan::plan(&graph);
+    plan::verify(&graph, &plan).map_err(DeployError::Plan)?;
+    Ok(Prepared {
+        model_path: model.to_path_buf(),
+        model_name: model_name(model),
+        imported,
+        graph,
+        plan,
+        optimize,
+    })
+}
+
+/// A built firmware image.
+#[derive(Clone, Debug, Serialize)]
+pub struct Firmware {
+    pub dir: PathBuf,
+    pub elf: PathBuf,
+    #[serde(serialize_with = "hex_hash")]
+    pub hash: [u8; 16],
+    pub sizes: Sizes,
+    pub plan: PlanStats,
+    pub toolchain: Toolchain,
+    pub build_seconds: f64,
+}
+
+fn hex_hash<S: serde::Serializer>(h: &[u8; 16], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex::encode(h))
+}
+
+/// Default output directory for a model and board.
+pub fn default_out(model_name: &str, board: &str) -> PathBuf {
+    PathBuf::from("kiln-out").join(format!("{}-{board}", codegen::crate_name(model_name)))
+}
+
+/// Checks fit, generates the crate into `out` and builds it.
+pub fn build_firmware(
+    p: &Prepared,
+    board: &Board,
+    out: &Path,
+    target_dir: Option<&Path>,
+    selftest: Option<(Vec<f32>, u32)>,
+) -> Result<Firmware, DeployError> {
+    build::check_fit(board, &p.plan.stats)?;
+    let tc = toolchain::find(&board.target)?;
+    let opts = CodegenOptions {
+        model_name: p.model_name.clone(),
+        build_std: tc.build_std(),
+        selftest,
+    };
+    let gen = codegen::generate(out, &p.graph, &p.plan, board, &opts)?;
+    // Relative target dirs are taken from the caller's working directory, not the crate's.
+    let target_dir = target_dir.map(|t| std::path::absolute(t).unwrap_or_else(|_| t.to_path_buf()));
+    let built = build::cargo_build(out, &gen.package, board, &tc, target_dir.as_deref())?;
+    let sizes = build::sizes(
+        &built.elf,
+        p.plan.stats.blob_bytes as u64,
+        p.plan.stats.arena_bytes as u64,
+        board.stack_reserve,
+    )?;
+    Ok(Firmware {
+        dir: out.to_path_buf(),
+        elf: built.elf,
+        hash: gen.hash,
+        sizes,
+        plan: p.plan.stats.clone(),
+        toolchain: tc,
+        build_seconds: built.seconds,
+    })
+}
+
+/// One inference's results.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    pub outputs: Vec<Vec<f32>>,
+    /// Emulated instructions (QEMU) of the inference; `None` on the host board.
+    pub instructions: Option<u64>,
+}
+
+/// Stack use measured on the device.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+pub struct Stats {
+    /// High-water mark in bytes (stack painting).
+    pub stack_used: u32,
+    /// Bytes reserved for the stack.
+    pub stack_reserve: u32,
+}
+
+/// Something that runs samples: the host board or a device.
+pub trait Runner {
+    /// Runs one sample; `inputs[i]` is graph input `i`.
+    fn run(&mut self, inputs: &[&[f32]]) -> Result<RunResult, DeployError>;
+    /// Stack use so far (devices only).
+    fn stats(&mut self) -> Result<Option<Stats>, DeployError>;
+    /// The firmware being run (devices only).
+    fn firmware(&self) -> Option<&Firmware>;
+}
+
+/// Executes samples on the host board through the same kernels and plan as the firmware.
+pub struct HostRunner<'a> {
+    sim: Simulator<'a>,
+}
+
+impl Runner for HostRunner<'_> {
+    fn run(&mut self, inputs: &[&[f32]]) -> Result<RunResult, DeployError> {
+        Ok(HostRunner::run(self, inputs))
+    }
+    fn stats(&mut self) -> Result<Option<Stats>, DeployError> {
+        Ok(None)
+    }
+    fn firmware(&self) -> Option<&Firmware> {
+        None
+    }
+}
+
+impl<'a> HostRunner<'a> {
+    pub fn new(p: &'a Prepared) -> HostRunner<'a> {
+        HostRunner {
+            sim: Simulator::new(&p.graph, &p.plan),
+        }
+    }
+    pub fn run(&mut self, inputs: &[&[f32]]) -> RunResult {
+        RunResult {
+            outputs: self.sim.run(inputs),
+            instructions: None,
+        }
+    }
+}
+
+/// Executes samples on a device: today an emulated board in QEMU, over its serial pty.
+/// QEMU is stopped when the runner is dropped (and on Ctrl-C).
+pub struct DeviceRunner {
+    // Field order: the port closes before QEMU is stopped.
+    device: crate::link::Device<serialport::TTYPort>,
+    _qemu: crate::link::QemuSession,
+    firmware: Firmware,
+    output_bytes: Vec<usize>,
+    instructions_per_tick: f64,
+}
+
+impl DeviceRunner {
+    /// Boots `fw` on the emulated `board`, and checks the handshake (protocol version, model
+    /// hash) before anything else.
+    pub fn start(
+        board: &Board,
+        fw: Firmware,
+        g: &Graph,
+        qemu_binary: &Path,
+        timeout: std::time::Duration,
+    ) -> Result<DeviceRunner, DeployError> {
+        let q = board.qemu.as_ref().ok_or_else(|| DeployError::NotEmulated {
+            board: board.name.clone(),
+        })?;
+        crate::link::install_interrupt_handler();
+        let mut cfg = crate::link::QemuConfig::new(&q.machine, &q.cpu, &fw.elf);
+        cfg.binary = qemu_binary.to_path_buf();
+        let qemu = crate::link::QemuSession::spawn(&cfg)?;
+        let opts = crate::link::LinkOptions {
+            timeout,
+            invoke_timeout: timeout.max(std::time::Duration::from_secs(60)),
+            ..Default::default()
+        };
+        let mut device = qemu.connect(opts)?;
+        device.hello(&fw.hash)?;
+        Ok(DeviceRunner {
+            device,
+            _qemu: qemu,
+            firmware: fw,
+            output_bytes: g.outputs.iter().map(|&t| g.tensors[t].len() * 4).collect(),
+            instructions_per_tick: board.instructions_per_tick(),
+        })
+    }
+}
+
+fn le_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn from_le_bytes(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+impl Runner for DeviceRunner {
+    fn run(&mut self, inputs: &[&[f32]]) -> Result<RunResult, DeployError> {
+        let bytes: Vec<Vec<u8>> = inputs.iter().map(|v| le_bytes(v)).collect();
+        let refs: Vec<&[u8]> = bytes.iter().map(Vec::as_slice).collect();
+        let (outs, ticks) = self.device.run_sample(&refs, &self.output_bytes)?;
+        Ok(RunResult {
+            outputs: outs.iter().map(|b| from_le_bytes(b)).collect(),
+            instructions: Some((ticks as f64 * self.instructions_per_tick).round() as u64),
+        })
+    }
+    fn stats(&mut self) -> Result<Option<Stats>, DeployError> {
+        let s = self.device.stats()?;
+        Ok(Some(Stats {
+            stack_used: s.used,
+            stack_reserve: s.reserve,
+        }))
+    }
+    fn firmware(&self) -> Option<&Firmware> {
+        Some(&self.firmware)
+    }
+}

@@ -1,0 +1,128 @@
+//! Pool2d family: 1-D and 2-D MaxPool / AveragePool lowered to the `pool2d` kernel (global pools
+//! are reductions, see `reduce`).
+
+use kiln_kernels::f32::*;
+
+use super::conv2d::{hw, window};
+use super::cx::{Cx, NodeCx, arr_u32, fits_u32};
+use super::spec::{In, MAX_OPSET, OpSpec};
+use super::Reason;
+
+pub(super) const SPECS: &[OpSpec] = &[
+    OpSpec {
+        op_type: "MaxPool",
+        opsets: (1, MAX_OPSET),
+        inputs: &[In::f32("X")],
+        variadic: false,
+        outputs: (1, 2),
+        attrs: &["auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides"],
+        family: "pool2d",
+        lower: lower_max,
+    },
+    OpSpec {
+        op_type: "AveragePool",
+        opsets: (7, MAX_OPSET),
+        inputs: &[In::f32("X")],
+        variadic: false,
+        outputs: (1, 1),
+        attrs: &["auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape", "pads", "strides"],
+        family: "pool2d",
+        lower: lower_avg,
+    },
+];
+
+fn lower_max(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
+    if let Some(ix) = n.output(1).filter(|o| cx.is_used(o)) {
+        return Err(Reason::Limitation { what: format!("MaxPool indices output `{ix}` is used") });
+    }
+    lower(cx, n, POOL_MAX)
+}
+
+fn lower_avg(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
+    lower(cx, n, POOL_AVG)
+}
+
+fn lower(cx: &mut Cx, n: &NodeCx, kind: u8) -> Result<(), Reason> {
+    let (x, out) = (n.req(0)?, n.out0()?);
+    let sx = cx.shape(x)?;
+    if !(3..=4).contains(&sx.len()) {
+        return Err(Reason::Limitation {
+            what: format!("pooling over rank-{} input (kiln pools 1-D and 2-D)", sx.len()),
+        });
+    }
+    let r = sx.len() - 2;
+    let kernel: Vec<usize> = match n.attr_ints("kernel_shape")? {
+        Some(k) if k.len() == r && k.iter().all(|&v| v >= 1) => k.iter().map(|&v| v as usize).collect(),
+        _ => return Err(n.bad_attr("kernel_shape", format!("needs {r} positive values"))),
+    };
+    let ceil_mode = n.attr_i("ceil_mode", 0)? != 0;
+    let mut count_include_pad = n.attr_i("count_include_pad", 0)? != 0;
+    let win = window(n, &sx[2..], &kernel, ceil_mode)?;
+    let mut expected = sx[..2].to_vec();
+    expected.extend(&win.out);
+    cx.check_shape(out, &expected)?;
+
+    let mut xt = cx.tensor(x)?;
+    let mut in_spatial = sx[2..].to_vec();
+    let mut pad_begin = win.pad_begin.clone();
+    // ONNX (and tract) count explicit padding in the average's divisor but not a ceil-mode
+    // window's overhang past it; the kernel cannot tell the two apart, so pad explicitly then.
+    let overhang = (0..r).any(|d| {
+        let span = (win.kernel[d] - 1) * win.dilations[d] + 1;
+        (win.out[d] - 1) * win.strides[d] + span > sx[d + 2] + win.pad_begin[d] + win.pad_end[d]
+    });
+    let has_pad = win.pad_begin.iter().chain(&win.pad_end).any(|&p| p > 0);
+    if !has_pad {
+        // Nothing to include; and an overhang must not count.
+        count_include_pad = false;
+    }
+    if kind == POOL_AVG && count_include_pad && overhang {
+        let mut padded = sx.clone();
+        for d in 0..r {
+            padded[d + 2] += win.pad_begin[d] + win.pad_end[d];
+        }
+        let mut begin = vec![0; sx.len()];
+        begin[2..].copy_from_slice(&win.pad_begin);
+        let pp = PadP {
+            rank: sx.len() as u32,
+            in_shape: arr_u32(&sx),
+            out_shape: arr_u32(&padded),
+            begin: arr_u32(&begin),
+            value: 0.0,
+        };
+        let t = cx.temp(n.derived("padded"), padded.clone());
+        cx.emit(n, KOp::Pad(pp), vec![xt], vec![t], vec![], 0);
+        xt = t;
+        in_spatial = padded[2..].to_vec();
+        pad_begin = vec![0; r];
+        count_include_pad = false;
+    }
+    let (in_h, in_w) = hw(&in_spatial, 1);
+    let (out_h, out_w) = hw(&win.out, 1);
+    let (k_h, k_w) = hw(&win.kernel, 1);
+    let (s_h, s_w) = hw(&win.strides, 1);
+    let (d_h, d_w) = hw(&win.dilations, 1);
+    let (pad_t, pad_l) = hw(&pad_begin, 0);
+    let u = |what, v| fits_u32(what, v);
+    let p = Pool2dP {
+        kind,
+        batch: u("batch", sx[0])?,
+        c: u("channels", sx[1])?,
+        in_h: u("in_h", in_h)?,
+        in_w: u("in_w", in_w)?,
+        out_h: u("out_h", out_h)?,
+        out_w: u("out_w", out_w)?,
+        k_h: u("k_h", k_h)?,
+        k_w: u("k_w", k_w)?,
+        s_h: u("s_h", s_h)?,
+        s_w: u("s_w", s_w)?,
+        d_h: u("d_h", d_h)?,
+        d_w: u("d_w", d_w)?,
+        pad_t: u("pad_t", pad_t)?,
+        pad_l: u("pad_l", pad_l)?,
+        count_include_pad,
+    };
+    let y = cx.output(out)?;
+    cx.emit(n, KOp::Pool2d(p), vec![xt], vec![y], vec![], 0);
+    Ok(())
+}

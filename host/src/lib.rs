@@ -1,0 +1,18 @@
+//! kiln: deploy a pre-trained ONNX model to microcontroller firmware, run it over a serial link and
+//! validate it. One module per pipeline step; the library never prints, the CLI renders.
+
+pub mod boards;
+pub mod build;
+pub mod codegen;
+pub mod deploy;
+pub mod cli;
+pub mod ir;
+pub mod link;
+pub mod plan;
+pub mod sim;
+pub mod toolchain;
+pub mod validate;
+pub mod data;
+pub mod import;
+pub mod optimize;
+pub mod reference;

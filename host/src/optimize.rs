@@ -1,0 +1,322 @@
+//! Graph passes on the kiln IR, run after import:
+//! - fold a `ChannelAffine` (inference BatchNormalization) into the preceding Conv2d / Dense
+//!   when that node's output has no other reader;
+//! - fold a constant `Add` that is a bias (per output channel / per column) into the preceding
+//!   Conv2d / Dense (PyTorch's `MatMul + Add`);
+//! - fuse a following Relu / Clip into Conv2d / Dense / Binary `act`;
+//! - drop plain copies (Reshape, Flatten, Squeeze, Unsqueeze, Cast, Identity): the producer of
+//!   the copied activation writes straight into the copy's output instead.
+//!
+//! Every rewrite needs the intermediate activation to have exactly one reader and not to be a
+//! graph output. Results stay within the f32 contract (BN folding changes rounding slightly).
+//! Unreferenced tensors are dropped at the end.
+
+use std::fmt;
+
+use kiln_kernels::f32::*;
+
+use crate::import::is_plain_copy;
+use crate::ir::{Graph, TensorId};
+
+/// One rewrite `optimize` made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rewrite {
+    /// A BatchNormalization folded into the weights and bias of `into`.
+    FoldedBatchNorm { node: String, into: String },
+    /// A constant bias `Add` folded into the bias of `into`.
+    FoldedBias { node: String, into: String },
+    /// A Relu / Clip fused into `into`'s activation.
+    FusedActivation { node: String, op_type: String, into: String },
+    /// A plain copy removed (its input's producer writes the copy's output directly).
+    RemovedCopy { node: String, op_type: String },
+}
+
+impl fmt::Display for Rewrite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rewrite::FoldedBatchNorm { node, into } => {
+                write!(f, "folded BatchNormalization `{node}` into `{into}`")
+            }
+            Rewrite::FoldedBias { node, into } => write!(f, "folded bias Add `{node}` into `{into}`"),
+            Rewrite::FusedActivation { node, op_type, into } => {
+                write!(f, "fused {op_type} `{node}` into `{into}`")
+            }
+            Rewrite::RemovedCopy { node, op_type } => write!(f, "removed copy {op_type} `{node}`"),
+        }
+    }
+}
+
+/// What [`optimize`] did, for `kiln build` output.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OptimizeReport {
+    pub rewrites: Vec<Rewrite>,
+    pub nodes_before: usize,
+    pub nodes_after: usize,
+}
+
+impl OptimizeReport {
+    /// One line of text per rewrite.
+    pub fn lines(&self) -> Vec<String> {
+        self.rewrites.iter().map(|r| r.to_string()).collect()
+    }
+
+    pub fn count(&self, f: impl Fn(&Rewrite) -> bool) -> usize {
+        self.rewrites.iter().filter(|r| f(r)).count()
+    }
+}
+
+impl fmt::Display for OptimizeReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} nodes -> {}: {} BatchNorm folded, {} bias Add folded, {} activations fused, {} copies removed",
+            self.nodes_before,
+            self.nodes_after,
+            self.count(|r| matches!(r, Rewrite::FoldedBatchNorm { .. })),
+            self.count(|r| matches!(r, Rewrite::FoldedBias { .. })),
+            self.count(|r| matches!(r, Rewrite::FusedActivation { .. })),
+            self.count(|r| matches!(r, Rewrite::RemovedCopy { .. })),
+        )
+    }
+}
+
+/// Runs all passes to a fixed point.
+pub fn optimize(g: &mut Graph) -> OptimizeReport {
+    let mut report = OptimizeReport { nodes_before: g.nodes.len(), ..Default::default() };
+    loop {
+        let done = fold_batchnorm(g)
+            .or_else(|| fold_bias(g))
+            .or_else(|| fuse_activation(g))
+            .or_else(|| remove_copy(g));
+        match done {
+            Some(r) => report.rewrites.push(r),
+            None => break,
+        }
+    }
+    compact(g);
+    report.nodes_after = g.nodes.len();
+    report
+}
+
+/// Number of node inputs reading `t`.
+fn readers(g: &Graph, t: TensorId) -> usize {
+    g.nodes.iter().map(|n| n.inputs.iter().filter(|&&i| i == t).count()).sum()
+}
+
+/// The node producing `t` when `t` is a single-reader activation, not a graph input or output.
+fn sole_producer(g: &Graph, t: TensorId) -> Option<usize> {
+    if g.outputs.contains(&t) || g.inputs.contains(&t) || g.tensors[t].is_const() || readers(g, t) != 1 {
+        return None;
+    }
+    g.nodes.iter().position(|n| n.outputs.contains(&t))
+}
+
+fn const_data(g: &Graph, t: TensorId) -> Option<&Vec<f32>> {
+    g.tensors[t].data.as_ref()
+}
+
+/// Replaces producer `p`'s output with node `c`'s output and removes `c`.
+fn splice(g: &mut Graph, p: usize, c: usize) {
+    let out = g.nodes[c].outputs[0];
+    g.nodes[p].outputs = vec![out];
+    g.nodes.remove(c);
+}
+
+fn new_const(g: &mut Graph, name: String, shape: Vec<usize>, data: Vec<f32>) -> TensorId {
+    g.add_tensor(crate::ir::Tensor { name, shape, data: Some(data) })
+}
+
+fn fold_batchnorm(g: &mut Graph) -> Option<Rewrite> {
+    for c in 0..g.nodes.len() {
+        let KOp::ChannelAffine(ap) = g.nodes[c].op else { continue };
+        let Some(p) = sole_producer(g, g.nodes[c].inputs[0]) else { continue };
+        if !matches!(g.nodes[p].op, KOp::Conv2d(_) | KOp::Dense(_)) {
+            continue;
+        }
+        let (scale, shift) = match (const_data(g, g.nodes[c].inputs[1]), const_data(g, g.nodes[c].inputs[2])) {
+            (Some(s), Some(t)) => (s.clone(), t.clone()),
+            _ => continue,
+        };
+        let pn = &g.nodes[p];
+        let Some(w) = const_data(g, pn.inputs[1]).cloned() else { continue };
+        let bias = pn.inputs.get(2).map(|&b| const_data(g, b).cloned());
+        if let Some(None) = bias {
+            continue;
+        }
+        let bias = bias.flatten();
+        let name = pn.name.clone();
+        let (new_w, new_b, b_shape) = match pn.op {
+            KOp::Conv2d(cp) => {
+                if cp.act.kind != ACT_NONE
+                    || ap.c != cp.out_c
+                    || ap.outer != cp.batch
+                    || ap.inner != cp.out_h * cp.out_w
+                {
+                    continue;
+                }
+                let oc = cp.out_c as usize;
+                let per = w.len() / oc;
+                let w2: Vec<f32> = w.iter().enumerate().map(|(i, &v)| v * scale[i / per]).collect();
+                let b2: Vec<f32> = (0..oc)
+                    .map(|o| bias.as_ref().map_or(0.0, |b| b[o]) * scale[o] + shift[o])
+                    .collect();
+                (w2, b2, vec![oc])
+            }
+            KOp::Dense(dp) => {
+                if dp.act.kind != ACT_NONE || ap.inner != 1 || ap.c != dp.n || ap.outer != dp.batch * dp.m {
+                    continue;
+                }
+                let n = dp.n as usize;
+                let w2: Vec<f32> = w.iter().enumerate().map(|(i, &v)| v * scale[i % n]).collect();
+                let rows = if dp.bias_full { dp.m as usize } else { 1 };
+                let b2: Vec<f32> = (0..rows * n)
+                    .map(|i| bias.as_ref().map_or(0.0, |b| b[i]) * scale[i % n] + shift[i % n])
+                    .collect();
+                let shape = if dp.bias_full { vec![rows, n] } else { vec![n] };
+                (w2, b2, shape)
+            }
+            _ => continue,
+        };
+        let w_shape = g.tensors[g.nodes[p].inputs[1]].shape.clone();
+        let wt = new_const(g, format!("{name}::bn_weights"), w_shape, new_w);
+        let bt = new_const(g, format!("{name}::bn_bias"), b_shape, new_b);
+        let x = g.nodes[p].inputs[0];
+        g.nodes[p].inputs = vec![x, wt, bt];
+        let bn = g.nodes[c].name.clone();
+        splice(g, p, c);
+        return Some(Rewrite::FoldedBatchNorm { node: bn, into: name });
+    }
+    None
+}
+
+fn fold_bias(g: &mut Graph) -> Option<Rewrite> {
+    for c in 0..g.nodes.len() {
+        let KOp::Binary(bp) = g.nodes[c].op else { continue };
+        if bp.op != BIN_ADD || bp.act.kind != ACT_NONE {
+            continue;
+        }
+        let (a, b) = (g.nodes[c].inputs[0], g.nodes[c].inputs[1]);
+        // The activation side and the constant side.
+        let (act, k) = match (g.tensors[a].is_const(), g.tensors[b].is_const()) {
+            (false, true) => (a, b),
+            (true, false) => (b, a),
+            _ => continue,
+        };
+        let Some(p) = sole_producer(g, act) else { continue };
+        let kshape = g.tensors[k].shape.clone();
+        let kdata = g.tensors[k].data.clone().unwrap_or_default();
+        let out_shape = g.tensors[g.nodes[c].outputs[0]].shape.clone();
+        if out_shape != g.tensors[act].shape {
+            continue;
+        }
+        let pn = &g.nodes[p];
+        // Channels the bias runs along, and which dim of the output that is.
+        let (channels, dim) = match pn.op {
+            KOp::Conv2d(cp) if cp.act.kind == ACT_NONE && out_shape.len() >= 3 => (cp.out_c as usize, 1),
+            KOp::Dense(dp) if dp.act.kind == ACT_NONE && !dp.bias_full && !out_shape.is_empty() => {
+                (dp.n as usize, out_shape.len() - 1)
+            }
+            _ => continue,
+        };
+        // The constant must vary only along `dim` (right-aligned broadcasting).
+        let lead = out_shape.len().saturating_sub(kshape.len());
+        if kshape.len() > out_shape.len() {
+            continue;
+        }
+        let only_dim = kshape.iter().enumerate().all(|(i, &s)| s == 1 || i + lead == dim);
+        if !only_dim || !(kdata.len() == channels || kdata.len() == 1) {
+            continue;
+        }
+        let add: Vec<f32> = (0..channels).map(|i| kdata[if kdata.len() == 1 { 0 } else { i }]).collect();
+        let old = match pn.inputs.get(2) {
+            Some(&bt) => match const_data(g, bt) {
+                Some(d) => d.clone(),
+                None => continue,
+            },
+            None => vec![0.0; channels],
+        };
+        let new_b: Vec<f32> = old.iter().zip(&add).map(|(o, a)| o + a).collect();
+        let name = pn.name.clone();
+        let bt = new_const(g, format!("{name}::bias"), vec![channels], new_b);
+        g.nodes[p].inputs.truncate(2);
+        g.nodes[p].inputs.push(bt);
+        let add_name = g.nodes[c].name.clone();
+        splice(g, p, c);
+        return Some(Rewrite::FoldedBias { node: add_name, into: name });
+    }
+    None
+}
+
+fn fuse_activation(g: &mut Graph) -> Option<Rewrite> {
+    for c in 0..g.nodes.len() {
+        let KOp::Unary(up) = g.nodes[c].op else { continue };
+        let act = match up.kind {
+            UN_RELU => Act::RELU,
+            UN_CLIP => Act::clip(up.alpha, up.beta),
+            _ => continue,
+        };
+        let Some(p) = sole_producer(g, g.nodes[c].inputs[0]) else { continue };
+        let slot = match &mut g.nodes[p].op {
+            KOp::Conv2d(q) => &mut q.act,
+            KOp::Dense(q) => &mut q.act,
+            KOp::Binary(q) => &mut q.act,
+            _ => continue,
+        };
+        if slot.kind != ACT_NONE {
+            continue;
+        }
+        *slot = act;
+        let into = g.nodes[p].name.clone();
+        let (node, op_type) = (g.nodes[c].name.clone(), g.nodes[c].op_type.clone());
+        splice(g, p, c);
+        return Some(Rewrite::FusedActivation { node, op_type, into });
+    }
+    None
+}
+
+fn remove_copy(g: &mut Graph) -> Option<Rewrite> {
+    for c in 0..g.nodes.len() {
+        let KOp::Strided(sp) = g.nodes[c].op else { continue };
+        if !is_plain_copy(&sp) {
+            continue;
+        }
+        let Some(p) = sole_producer(g, g.nodes[c].inputs[0]) else { continue };
+        if g.nodes[p].outputs.len() != 1 {
+            continue;
+        }
+        let (node, op_type) = (g.nodes[c].name.clone(), g.nodes[c].op_type.clone());
+        splice(g, p, c);
+        return Some(Rewrite::RemovedCopy { node, op_type });
+    }
+    None
+}
+
+/// Drops tensors no node, graph input or graph output refers to, renumbering the rest.
+fn compact(g: &mut Graph) {
+    let mut used = vec![false; g.tensors.len()];
+    for n in &g.nodes {
+        for &t in n.inputs.iter().chain(&n.outputs) {
+            used[t] = true;
+        }
+    }
+    for &t in g.inputs.iter().chain(&g.outputs) {
+        used[t] = true;
+    }
+    let mut map = vec![usize::MAX; g.tensors.len()];
+    let mut kept = vec![];
+    for (i, t) in std::mem::take(&mut g.tensors).into_iter().enumerate() {
+        if used[i] {
+            map[i] = kept.len();
+            kept.push(t);
+        }
+    }
+    g.tensors = kept;
+    for n in &mut g.nodes {
+        for t in n.inputs.iter_mut().chain(n.outputs.iter_mut()) {
+            *t = map[*t];
+        }
+    }
+    for t in g.inputs.iter_mut().chain(g.outputs.iter_mut()) {
+        *t = map[*t];
+    }
+}

@@ -1,0 +1,133 @@
+//! The float reference: the imported ONNX model run by tract (optimized, with the same fixed input
+//! shapes as the kiln graph). The numerical contract of DESIGN.md is stated against it.
+
+use std::sync::Arc;
+
+use ndarray::{ArrayD, IxDyn};
+use tract_onnx::prelude::{
+    DatumType, InferenceModelExt, IntoRunnable, IntoTensor, Tensor, TractError, TValue, TypedRunnableModel,
+};
+
+use crate::import::TractModel;
+
+/// Why building or running the reference failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReferenceError {
+    #[error("tract could not prepare the float reference: {message}")]
+    Build {
+        message: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("the model has {expected} input(s), {got} given")]
+    InputCount { expected: usize, got: usize },
+    #[error("input `{input}` has shape {got:?}, the model expects {expected:?}")]
+    InputShape { input: String, expected: Vec<usize>, got: Vec<usize> },
+    #[error("tract failed running the float reference: {message}")]
+    Run {
+        message: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("model output `{output}` has dtype {dtype:?}; the reference returns float32 only")]
+    OutputDType { output: String, dtype: DatumType },
+}
+
+fn boxed(e: TractError) -> (String, Box<dyn std::error::Error + Send + Sync>) {
+    (format!("{e:#}"), e.into())
+}
+
+/// A runnable tract model of the imported ONNX file.
+#[derive(Debug, Clone)]
+pub struct Reference {
+    plan: Arc<TypedRunnableModel>,
+    /// Input names and shapes, in model order.
+    pub inputs: Vec<(String, Vec<usize>)>,
+    /// Output names, in model order.
+    pub outputs: Vec<String>,
+}
+
+impl Reference {
+    /// Builds the reference (tract `into_optimized` + `into_runnable`) from an imported model.
+    pub fn new(model: &TractModel) -> Result<Reference, ReferenceError> {
+        let build = |e: TractError| {
+            let (message, source) = boxed(e);
+            ReferenceError::Build { message, source }
+        };
+        let inference = model.inference_model().clone();
+        let mut inputs = vec![];
+        for (ix, name) in model.input_names.iter().enumerate() {
+            let fact = inference.input_fact(ix).map_err(build)?;
+            let shape = fact
+                .shape
+                .as_concrete_finite()
+                .ok()
+                .flatten()
+                .map(|s| s.to_vec())
+                .unwrap_or_default();
+            inputs.push((name.clone(), shape));
+        }
+        let plan = inference.into_optimized().map_err(build)?.into_runnable().map_err(build)?;
+        Ok(Reference { plan, inputs, outputs: model.output_names.clone() })
+    }
+
+    /// Runs one inference. `inputs` are in model order, each with the model input's exact shape.
+    pub fn run(&self, inputs: &[ArrayD<f32>]) -> Result<Vec<ArrayD<f32>>, ReferenceError> {
+        if inputs.len() != self.inputs.len() {
+            return Err(ReferenceError::InputCount { expected: self.inputs.len(), got: inputs.len() });
+        }
+        let mut values = tract_onnx::prelude::tvec!();
+        for (a, (name, shape)) in inputs.iter().zip(&self.inputs) {
+            if a.shape() != shape.as_slice() {
+                return Err(ReferenceError::InputShape {
+                    input: name.clone(),
+                    expected: shape.clone(),
+                    got: a.shape().to_vec(),
+                });
+            }
+            let data: Vec<f32> = a.iter().copied().collect();
+            let t = Tensor::from_shape(shape, &data).map_err(|e| {
+                let (message, source) = boxed(e);
+                ReferenceError::Run { message, source }
+            })?;
+            values.push(TValue::from(t));
+        }
+        let run = |e: TractError| {
+            let (message, source) = boxed(e);
+            ReferenceError::Run { message, source }
+        };
+        let outputs = self.plan.run(values).map_err(run)?;
+        let mut result = vec![];
+        for (t, name) in outputs.into_iter().zip(&self.outputs) {
+            let t = t.into_tensor();
+            if t.datum_type() != DatumType::F32 {
+                return Err(ReferenceError::OutputDType { output: name.clone(), dtype: t.datum_type() });
+            }
+            let view = t.try_as_plain_ram().map_err(run)?;
+            let data = view.as_slice::<f32>().map_err(run)?.to_vec();
+            let a = ArrayD::from_shape_vec(IxDyn(t.shape()), data)
+                .map_err(|e| run(TractError::msg(e.to_string())))?;
+            result.push(a);
+        }
+        Ok(result)
+    }
+
+    /// Runs on flattened row-major data, one `Vec` per input (each of the input's exact length).
+    pub fn run_flat(&self, inputs: &[&[f32]]) -> Result<Vec<Vec<f32>>, ReferenceError> {
+        let arrays = inputs
+            .iter()
+            .zip(&self.inputs)
+            .map(|(d, (name, shape))| {
+                ArrayD::from_shape_vec(IxDyn(shape), d.to_vec()).map_err(|_| ReferenceError::InputShape {
+                    input: name.clone(),
+                    expected: shape.clone(),
+                    got: vec![d.len()],
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if arrays.len() != self.inputs.len() {
+            return Err(ReferenceError::InputCount { expected: self.inputs.len(), got: inputs.len() });
+        }
+        Ok(self.run(&arrays)?.into_iter().map(|a| a.into_iter().collect()).collect())
+    }
+}
