@@ -38,15 +38,38 @@ pub enum DataError {
         source: ReadNpyError,
     },
     #[error("{path} has no array `{key}` (arrays present: {})", present.join(", "))]
-    MissingKey { path: PathBuf, key: String, present: Vec<String> },
+    MissingKey {
+        path: PathBuf,
+        key: String,
+        present: Vec<String>,
+    },
     #[error("{path}: array `{key}` has dtype {dtype}; expected {expected}")]
-    DType { path: PathBuf, key: String, dtype: String, expected: &'static str },
+    DType {
+        path: PathBuf,
+        key: String,
+        dtype: String,
+        expected: &'static str,
+    },
     #[error("{path}: array `{key}` ({dtype}) holds {value}, which is not exactly representable as {target}")]
-    Lossy { path: PathBuf, key: String, dtype: String, value: String, target: &'static str },
+    Lossy {
+        path: PathBuf,
+        key: String,
+        dtype: String,
+        value: String,
+        target: &'static str,
+    },
     #[error("{path}: array `{key}` has shape {got:?}; expected {expected}")]
-    Shape { path: PathBuf, key: String, got: Vec<usize>, expected: String },
+    Shape {
+        path: PathBuf,
+        key: String,
+        got: Vec<usize>,
+        expected: String,
+    },
     #[error("{path}: the arrays disagree on the number of samples ({})", counts.iter().map(|(k, n)| format!("{k}: {n}")).collect::<Vec<_>>().join(", "))]
-    SampleCount { path: PathBuf, counts: Vec<(String, usize)> },
+    SampleCount {
+        path: PathBuf,
+        counts: Vec<(String, usize)>,
+    },
     #[error("{path} is a .npy file, but the model has {} inputs ({}); use a .npz keyed by input name", inputs.len(), inputs.join(", "))]
     NpyForManyInputs { path: PathBuf, inputs: Vec<String> },
     #[error("{path} holds no samples")]
@@ -92,7 +115,10 @@ impl InputSpec {
     pub fn of_graph(g: &crate::ir::Graph) -> Vec<InputSpec> {
         g.inputs
             .iter()
-            .map(|&t| InputSpec { name: g.tensors[t].name.clone(), shape: g.tensors[t].shape.clone() })
+            .map(|&t| InputSpec {
+                name: g.tensors[t].name.clone(),
+                shape: g.tensors[t].shape.clone(),
+            })
             .collect()
     }
 }
@@ -232,7 +258,9 @@ impl AnyArray {
             a: &ArrayD<T>,
             lossy: &dyn Fn(String) -> DataError,
         ) -> Result<Vec<i64>, DataError> {
-            a.iter().map(|&v| v.try_into().map_err(|_| lossy(v.to_string()))).collect()
+            a.iter()
+                .map(|&v| v.try_into().map_err(|_| lossy(v.to_string())))
+                .collect()
         }
         match self {
             AnyArray::I64(a) => Ok(a.iter().copied().collect()),
@@ -280,7 +308,10 @@ fn read_npy_bytes(bytes: &[u8]) -> Result<AnyArray, ReadNpyError> {
         bool => Bool)
 }
 
-fn read_npz_member(r: &mut NpzReader<Cursor<Vec<u8>>>, key: &str) -> Result<AnyArray, ReadNpzError> {
+fn read_npz_member(
+    r: &mut NpzReader<Cursor<Vec<u8>>>,
+    key: &str,
+) -> Result<AnyArray, ReadNpzError> {
     macro_rules! read {
         ($t:ty) => {
             r.by_name::<OwnedRepr<$t>, IxDyn>(key)
@@ -299,7 +330,11 @@ fn npy_error(path: &Path, key: &str, e: ReadNpyError) -> DataError {
             dtype: d.to_string(),
             expected: "a float, integer or bool dtype",
         },
-        source => DataError::Npy { path: path.into(), key: key.into(), source },
+        source => DataError::Npy {
+            path: path.into(),
+            key: key.into(),
+            source,
+        },
     }
 }
 
@@ -316,18 +351,31 @@ enum FileKind {
 
 impl DataFile {
     fn open(path: &Path) -> Result<DataFile, DataError> {
-        let bytes = std::fs::read(path).map_err(|source| DataError::Io { path: path.into(), source })?;
-        let is_npy = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy"))
+        let bytes = std::fs::read(path).map_err(|source| DataError::Io {
+            path: path.into(),
+            source,
+        })?;
+        let is_npy = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("npy"))
             || bytes.starts_with(b"\x93NUMPY");
         let kind = if is_npy {
             FileKind::Npy(bytes)
         } else {
-            let mut r = NpzReader::new(Cursor::new(bytes))
-                .map_err(|source| DataError::Npz { path: path.into(), source })?;
-            let names = r.names().map_err(|source| DataError::Npz { path: path.into(), source })?;
+            let mut r = NpzReader::new(Cursor::new(bytes)).map_err(|source| DataError::Npz {
+                path: path.into(),
+                source,
+            })?;
+            let names = r.names().map_err(|source| DataError::Npz {
+                path: path.into(),
+                source,
+            })?;
             FileKind::Npz(r, names)
         };
-        Ok(DataFile { path: path.into(), kind })
+        Ok(DataFile {
+            path: path.into(),
+            kind,
+        })
     }
 
     fn keys(&self) -> Vec<String> {
@@ -350,11 +398,18 @@ impl DataFile {
             FileKind::Npy(bytes) => read_npy_bytes(bytes).map_err(|e| npy_error(&path, key, e)),
             FileKind::Npz(r, names) => {
                 if !names.iter().any(|n| n == key) {
-                    return Err(DataError::MissingKey { path, key: key.into(), present: names.clone() });
+                    return Err(DataError::MissingKey {
+                        path,
+                        key: key.into(),
+                        present: names.clone(),
+                    });
                 }
                 read_npz_member(r, key).map_err(|e| match e {
                     ReadNpzError::Npy(e) => npy_error(&path, key, e),
-                    source => DataError::Npz { path: path.clone(), source },
+                    source => DataError::Npz {
+                        path: path.clone(),
+                        source,
+                    },
                 })
             }
         }
@@ -362,23 +417,42 @@ impl DataFile {
 }
 
 /// Splits an array `[N, *shape]` (or `[N, *shape[1..]]` when `shape[0] == 1`) into N samples.
-fn sample_count(path: &Path, key: &str, got: &[usize], shape: &[usize]) -> Result<usize, DataError> {
+fn sample_count(
+    path: &Path,
+    key: &str,
+    got: &[usize],
+    shape: &[usize],
+) -> Result<usize, DataError> {
     if got.len() == shape.len() + 1 && got[1..] == *shape {
         return Ok(got[0]);
     }
     if !shape.is_empty() && shape[0] == 1 && got.len() == shape.len() && got[1..] == shape[1..] {
         return Ok(got[0]);
     }
-    let dims = |s: &[usize]| s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ");
+    let dims = |s: &[usize]| {
+        s.iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let mut expected = format!("[N, {}]", dims(shape));
     if !shape.is_empty() && shape[0] == 1 {
         expected += &format!(" or [N, {}]", dims(&shape[1..]));
     }
-    Err(DataError::Shape { path: path.into(), key: key.into(), got: got.to_vec(), expected })
+    Err(DataError::Shape {
+        path: path.into(),
+        key: key.into(),
+        got: got.to_vec(),
+        expected,
+    })
 }
 
 /// Loads the samples for `inputs` (the model inputs, in order) from `path`.
-pub fn load_samples(path: &Path, inputs: &[InputSpec], opts: &LoadOptions) -> Result<Samples, DataError> {
+pub fn load_samples(
+    path: &Path,
+    inputs: &[InputSpec],
+    opts: &LoadOptions,
+) -> Result<Samples, DataError> {
     let mut file = DataFile::open(path)?;
     if matches!(file.kind, FileKind::Npy(_)) && inputs.len() != 1 {
         return Err(DataError::NpyForManyInputs {
@@ -400,7 +474,11 @@ pub fn load_samples(path: &Path, inputs: &[InputSpec], opts: &LoadOptions) -> Re
         Labels::Default => Some("labels".to_string()),
         Labels::Key(k) => {
             if matches!(file.kind, FileKind::Npy(_)) || !file.has(k) {
-                return Err(DataError::MissingKey { path: path.into(), key: k.clone(), present: file.keys() });
+                return Err(DataError::MissingKey {
+                    path: path.into(),
+                    key: k.clone(),
+                    present: file.keys(),
+                });
             }
             Some(k.clone())
         }
@@ -423,7 +501,10 @@ pub fn load_samples(path: &Path, inputs: &[InputSpec], opts: &LoadOptions) -> Re
     };
     let n = counts.first().map(|c| c.1).unwrap_or(0);
     if counts.iter().any(|c| c.1 != n) {
-        return Err(DataError::SampleCount { path: path.into(), counts });
+        return Err(DataError::SampleCount {
+            path: path.into(),
+            counts,
+        });
     }
     if n == 0 {
         return Err(DataError::NoSamples { path: path.into() });
@@ -437,7 +518,12 @@ pub fn load_samples(path: &Path, inputs: &[InputSpec], opts: &LoadOptions) -> Re
         l.truncate(keep);
         l
     });
-    Ok(Samples { n: keep, inputs: data, specs: inputs.to_vec(), labels })
+    Ok(Samples {
+        n: keep,
+        inputs: data,
+        specs: inputs.to_vec(),
+        labels,
+    })
 }
 
 /// One model output to write: its ONNX name, its shape (batch fixed) and the `n` samples'
@@ -451,13 +537,17 @@ pub struct OutputData<'a> {
 
 /// Writes outputs to `path` as `.npz`, each `[N, *shape]` float32.
 pub fn write_outputs(path: &Path, n: usize, outputs: &[OutputData]) -> Result<(), DataError> {
-    let write_err = |e: Box<dyn std::error::Error + Send + Sync>| DataError::Write { path: path.into(), source: e };
+    let write_err = |e: Box<dyn std::error::Error + Send + Sync>| DataError::Write {
+        path: path.into(),
+        source: e,
+    };
     let file = std::fs::File::create(path).map_err(|e| write_err(e.into()))?;
     let mut w = NpzWriter::new(file);
     for o in outputs {
         let mut shape = vec![n];
         shape.extend_from_slice(o.shape);
-        let a = ArrayD::from_shape_vec(IxDyn(&shape), o.values.to_vec()).map_err(|e| write_err(e.into()))?;
+        let a = ArrayD::from_shape_vec(IxDyn(&shape), o.values.to_vec())
+            .map_err(|e| write_err(e.into()))?;
         w.add_array(o.name, &a).map_err(|e| write_err(e.into()))?;
     }
     w.finish().map_err(|e| write_err(e.into()))?;

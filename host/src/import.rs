@@ -39,8 +39,8 @@ use std::sync::Arc;
 use prost::Message;
 use tract_onnx::pb;
 use tract_onnx::prelude::{
-    DatumType, InferenceFact, InferenceModel, InferenceModelExt, IntoArcTensor,
-    OutletId, TValue, TVec, Tensor, TractError,
+    DatumType, InferenceFact, InferenceModel, InferenceModelExt, IntoArcTensor, OutletId, TValue,
+    TVec, Tensor, TractError,
 };
 use tract_onnx::tract_hir::infer::Factoid;
 
@@ -101,30 +101,52 @@ pub enum Reason {
     #[error("opset {opset} is outside the range kiln supports for this op ({min}..={max})")]
     Opset { opset: i64, min: i64, max: i64 },
     #[error("{what}: expected {expected}, got {actual}")]
-    Arity { what: &'static str, expected: String, actual: usize },
+    Arity {
+        what: &'static str,
+        expected: String,
+        actual: usize,
+    },
     #[error("attribute `{name}` is not supported")]
     UnknownAttribute { name: String },
     #[error("attribute `{name}` = {value} is not supported: {why}")]
-    AttributeValue { name: String, value: String, why: String },
+    AttributeValue {
+        name: String,
+        value: String,
+        why: String,
+    },
     #[error("input `{input}` ({role}) is not a constant; kiln needs it fixed at build time")]
     NotConstant { input: String, role: &'static str },
     #[error("`{value}` has dtype {dtype}; kiln needs {expected} here")]
-    DType { value: String, dtype: String, expected: &'static str },
+    DType {
+        value: String,
+        dtype: String,
+        expected: &'static str,
+    },
     #[error("`{value}` has rank {rank}; kiln kernels handle rank {max} at most")]
-    Rank { value: String, rank: usize, max: usize },
+    Rank {
+        value: String,
+        rank: usize,
+        max: usize,
+    },
     #[error("the shape of `{value}` is unknown ({cause})")]
     UnknownShape { value: String, cause: String },
     #[error("kiln computes shape {kiln:?} for `{value}` where tract infers {tract:?}")]
-    ShapeMismatch { value: String, kiln: Vec<usize>, tract: Vec<usize> },
+    ShapeMismatch {
+        value: String,
+        kiln: Vec<usize>,
+        tract: Vec<usize>,
+    },
     #[error("input `{input}`: {why}")]
     InvalidValue { input: String, why: String },
     #[error("not supported by kiln: {what}")]
     Limitation { what: String },
     #[error("graph output `{output}` is a constant; kiln only deploys computed outputs")]
     OutputIsConstant { output: String },
-    #[error("graph output `{output}` is a graph input (or an Identity of one); nothing to compute")]
+    #[error(
+        "graph output `{output}` is a graph input (or an Identity of one); nothing to compute"
+    )]
     OutputIsInput { output: String },
-    #[error("tract could not analyse it: {message}")]
+    #[error("tract could not read it: {message}")]
     Tract { message: String },
 }
 
@@ -134,7 +156,7 @@ pub struct Problem {
     /// ONNX node name (its first output name when the node has none); the value name for graph
     /// inputs and outputs.
     pub node: String,
-    /// ONNX op type; `input` / `output` for graph inputs and outputs.
+    /// ONNX op type; `input` / `output` for graph inputs and outputs, `model` for the whole file.
     pub op_type: String,
     /// The model's opset for the node's domain.
     pub opset: i64,
@@ -144,7 +166,10 @@ pub struct Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.op_type.as_str() {
-            "input" | "output" => write!(f, "graph {} `{}`: {}", self.op_type, self.node, self.reason),
+            "input" | "output" => {
+                write!(f, "graph {} `{}`: {}", self.op_type, self.node, self.reason)
+            }
+            "model" => write!(f, "model: {}", self.reason),
             _ => write!(
                 f,
                 "node `{}` ({}, opset {}): {}",
@@ -164,7 +189,10 @@ fn list_dims(dims: &[UnresolvedDim]) -> String {
             if d.param.is_empty() {
                 format!("\n  - input `{}` dim {} is unknown", d.input, d.dim)
             } else {
-                format!("\n  - input `{}` dim {} is symbolic (`{}`)", d.input, d.dim, d.param)
+                format!(
+                    "\n  - input `{}` dim {} is symbolic (`{}`)",
+                    d.input, d.dim, d.param
+                )
             }
         })
         .collect()
@@ -198,20 +226,40 @@ pub enum ImportError {
         "--input-shape names `{name}`, which is not an input of {path} (inputs: {})",
         inputs.join(", ")
     )]
-    UnknownInput { path: PathBuf, name: String, inputs: Vec<String> },
-    #[error("--input-shape {input}={} does not fit the model's declared shape {declared}", join_dims(given))]
-    InputShapeMismatch { input: String, given: Vec<usize>, declared: String },
+    UnknownInput {
+        path: PathBuf,
+        name: String,
+        inputs: Vec<String>,
+    },
+    #[error(
+        "--input-shape {input}={} does not fit the model's declared shape {declared}",
+        join_dims(given)
+    )]
+    InputShapeMismatch {
+        input: String,
+        given: Vec<usize>,
+        declared: String,
+    },
     #[error(
         "{path}: input shapes need fixing with --input-shape NAME=D0xD1x...:{}",
         list_dims(dims)
     )]
-    UnresolvedInputDims { path: PathBuf, dims: Vec<UnresolvedDim> },
+    UnresolvedInputDims {
+        path: PathBuf,
+        dims: Vec<UnresolvedDim>,
+    },
     #[error("{path}: {} problem(s) prevent deploying this model:{}", problems.len(), list_problems(problems))]
-    Unsupported { path: PathBuf, problems: Vec<Problem> },
+    Unsupported {
+        path: PathBuf,
+        problems: Vec<Problem>,
+    },
 }
 
 fn join_dims(d: &[usize]) -> String {
-    d.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("x")
+    d.iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join("x")
 }
 
 /// What kiln knows about one ONNX value after tract's analysis (and kiln's own folding).
@@ -235,7 +283,12 @@ pub(crate) fn domain_opset(proto: &pb::ModelProto, domain: &str) -> i64 {
     if domain.is_empty() || domain == "ai.onnx" {
         return default_opset(proto).unwrap_or(0);
     }
-    proto.opset_import.iter().find(|o| o.domain == domain).map(|o| o.version).unwrap_or(0)
+    proto
+        .opset_import
+        .iter()
+        .find(|o| o.domain == domain)
+        .map(|o| o.version)
+        .unwrap_or(0)
 }
 
 /// The name tract gives a node (and kiln reports): its ONNX name, else its first output.
@@ -251,17 +304,26 @@ pub(crate) fn node_name(node: &pb::NodeProto, index: usize) -> String {
 
 /// Decodes an ONNX file without interpreting it.
 pub fn load_proto(path: &Path) -> Result<pb::ModelProto, ImportError> {
-    let bytes =
-        std::fs::read(path).map_err(|source| ImportError::Io { path: path.into(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| ImportError::Io {
+        path: path.into(),
+        source,
+    })?;
     decode_proto(path, &bytes)
 }
 
 fn decode_proto(path: &Path, bytes: &[u8]) -> Result<pb::ModelProto, ImportError> {
-    let proto = pb::ModelProto::decode(bytes)
-        .map_err(|source| ImportError::Decode { path: path.into(), source })?;
+    let proto = pb::ModelProto::decode(bytes).map_err(|source| ImportError::Decode {
+        path: path.into(),
+        source,
+    })?;
     // Protobuf skips unknown fields, so some non-ONNX bytes decode "successfully": require the
     // parts every ONNX model has.
-    let not_onnx = |why| Err(ImportError::NotOnnx { path: path.into(), why });
+    let not_onnx = |why| {
+        Err(ImportError::NotOnnx {
+            path: path.into(),
+            why,
+        })
+    };
     if proto.ir_version <= 0 {
         return not_onnx("no ir_version");
     }
@@ -280,7 +342,10 @@ fn decode_proto(path: &Path, bytes: &[u8]) -> Result<pb::ModelProto, ImportError
 /// Imports an ONNX model file into kiln's IR. See the module docs.
 pub fn import(path: &Path, opts: &ImportOptions) -> Result<Imported, ImportError> {
     let proto = load_proto(path)?;
-    let dir = path.parent().and_then(|d| d.to_str()).map(|d| if d.is_empty() { "." } else { d });
+    let dir = path
+        .parent()
+        .and_then(|d| d.to_str())
+        .map(|d| if d.is_empty() { "." } else { d });
     import_proto(path, dir, &proto, opts)
 }
 
@@ -299,8 +364,11 @@ fn resolve_input_shapes(
 ) -> Result<Vec<GraphInput>, ImportError> {
     use pb::tensor_shape_proto::dimension::Value as Dim;
     let inits: HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
-    let inputs: Vec<&pb::ValueInfoProto> =
-        graph.input.iter().filter(|i| !inits.contains(i.name.as_str())).collect();
+    let inputs: Vec<&pb::ValueInfoProto> = graph
+        .input
+        .iter()
+        .filter(|i| !inits.contains(i.name.as_str()))
+        .collect();
     for name in opts.input_shapes.keys() {
         if !inputs.iter().any(|i| &i.name == name) {
             return Err(ImportError::UnknownInput {
@@ -313,10 +381,14 @@ fn resolve_input_shapes(
     let mut unresolved = vec![];
     let mut out = vec![];
     for input in inputs {
-        let tensor_type = input.r#type.as_ref().and_then(|t| t.value.as_ref()).map(|v| {
-            let pb::type_proto::Value::TensorType(t) = v;
-            t
-        });
+        let tensor_type = input
+            .r#type
+            .as_ref()
+            .and_then(|t| t.value.as_ref())
+            .map(|v| {
+                let pb::type_proto::Value::TensorType(t) = v;
+                t
+            });
         let elem_type = tensor_type.map(|t| t.elem_type).unwrap_or(0);
         // Declared dims: Some(n) when fixed, None when symbolic / unknown (with the param name).
         let declared: Option<Vec<(Option<usize>, String)>> =
@@ -347,7 +419,9 @@ fn resolve_input_shapes(
         if let Some(given) = opts.input_shapes.get(&input.name) {
             if let Some(d) = &declared {
                 let fits = d.len() == given.len()
-                    && d.iter().zip(given).all(|((v, _), g)| v.is_none() || *v == Some(*g));
+                    && d.iter()
+                        .zip(given)
+                        .all(|((v, _), g)| v.is_none() || *v == Some(*g));
                 if !fits {
                     return Err(ImportError::InputShapeMismatch {
                         input: input.name.clone(),
@@ -363,7 +437,11 @@ fn resolve_input_shapes(
                     declared: declared_text,
                 });
             }
-            out.push(GraphInput { name: input.name.clone(), elem_type, shape: given.clone() });
+            out.push(GraphInput {
+                name: input.name.clone(),
+                elem_type,
+                shape: given.clone(),
+            });
             continue;
         }
         let Some(d) = declared else {
@@ -379,7 +457,11 @@ fn resolve_input_shapes(
             match v {
                 Some(v) => shape.push(*v),
                 None if i == 0 && d.len() > 1 => {
-                    let what = if p.is_empty() { "unknown".to_string() } else { format!("`{p}`") };
+                    let what = if p.is_empty() {
+                        "unknown".to_string()
+                    } else {
+                        format!("`{p}`")
+                    };
                     notices.push(format!(
                         "input `{}`: symbolic batch dimension {what} fixed to 1 (use --input-shape to choose another)",
                         input.name
@@ -396,10 +478,17 @@ fn resolve_input_shapes(
                 }
             }
         }
-        out.push(GraphInput { name: input.name.clone(), elem_type, shape });
+        out.push(GraphInput {
+            name: input.name.clone(),
+            elem_type,
+            shape,
+        });
     }
     if !unresolved.is_empty() {
-        return Err(ImportError::UnresolvedInputDims { path: path.into(), dims: unresolved });
+        return Err(ImportError::UnresolvedInputDims {
+            path: path.into(),
+            dims: unresolved,
+        });
     }
     Ok(out)
 }
@@ -412,7 +501,10 @@ pub fn import_proto(
     opts: &ImportOptions,
 ) -> Result<Imported, ImportError> {
     let Some(graph) = &proto.graph else {
-        return Err(ImportError::NotOnnx { path: path.into(), why: "no graph" });
+        return Err(ImportError::NotOnnx {
+            path: path.into(),
+            why: "no graph",
+        });
     };
     let opset = default_opset(proto).unwrap_or(0);
     let mut notices = vec![];
@@ -447,9 +539,14 @@ pub fn import_proto(
                 node: path.display().to_string(),
                 op_type: "model".into(),
                 opset,
-                reason: Reason::Tract { message: format!("{e:#}") },
+                reason: Reason::Tract {
+                    message: format!("{e:#}"),
+                },
             });
-            return Err(ImportError::Unsupported { path: path.into(), problems });
+            return Err(ImportError::Unsupported {
+                path: path.into(),
+                problems,
+            });
         }
     };
     let mut model = parsed.model;
@@ -465,10 +562,15 @@ pub fn import_proto(
             },
         });
     }
-    let input_outlets = model.input_outlets().map(|o| o.to_vec()).unwrap_or_default();
+    let input_outlets = model
+        .input_outlets()
+        .map(|o| o.to_vec())
+        .unwrap_or_default();
     for i in &inputs {
         let dt = onnx_datum_type(i.elem_type).unwrap_or(DatumType::F32);
-        let Some(outlet) = outlets.get(&i.name) else { continue };
+        let Some(outlet) = outlets.get(&i.name) else {
+            continue;
+        };
         if let Some(ix) = input_outlets.iter().position(|o| o == outlet) {
             let fact = InferenceFact::dt_shape(dt, i.shape.clone());
             if let Err(e) = model.set_input_fact(ix, fact) {
@@ -482,14 +584,24 @@ pub fn import_proto(
 
     let mut values: HashMap<String, ValueInfo> = HashMap::new();
     for (name, outlet) in &outlets {
-        let Ok(fact) = model.outlet_fact(*outlet) else { continue };
-        let shape = fact.shape.as_concrete_finite().ok().flatten().map(|s| s.to_vec());
+        let Ok(fact) = model.outlet_fact(*outlet) else {
+            continue;
+        };
+        let shape = fact
+            .shape
+            .as_concrete_finite()
+            .ok()
+            .flatten()
+            .map(|s| s.to_vec());
         let value = fact.value.concretize();
         values.insert(
             name.clone(),
             ValueInfo {
                 shape: value.as_ref().map(|v| v.shape().to_vec()).or(shape),
-                dtype: value.as_ref().map(|v| v.datum_type()).or(fact.datum_type.concretize()),
+                dtype: value
+                    .as_ref()
+                    .map(|v| v.datum_type())
+                    .or(fact.datum_type.concretize()),
                 value,
             },
         );
@@ -499,7 +611,12 @@ pub fn import_proto(
     let graph_outputs: HashSet<&str> = graph.output.iter().map(|o| o.name.as_str()).collect();
     let mut used: HashSet<&str> = graph_outputs.clone();
     for node in &graph.node {
-        used.extend(node.input.iter().filter(|i| !i.is_empty()).map(|i| i.as_str()));
+        used.extend(
+            node.input
+                .iter()
+                .filter(|i| !i.is_empty())
+                .map(|i| i.as_str()),
+        );
     }
     let mut cx = Cx::new(&values, graph_outputs, used);
     cx.g.meta = ir::ModelMeta {
@@ -512,7 +629,11 @@ pub fn import_proto(
         notices,
     };
     for i in &inputs {
-        let id = cx.g.add_tensor(ir::Tensor { name: i.name.clone(), shape: i.shape.clone(), data: None });
+        let id = cx.g.add_tensor(ir::Tensor {
+            name: i.name.clone(),
+            shape: i.shape.clone(),
+            data: None,
+        });
         cx.g.inputs.push(id);
         cx.ids.insert(i.name.clone(), id);
     }
@@ -528,7 +649,12 @@ pub fn import_proto(
     for (index, node) in graph.node.iter().enumerate() {
         let name = node_name(node, index);
         let node_opset = domain_opset(proto, &node.domain);
-        let outs: Vec<&str> = node.output.iter().filter(|o| !o.is_empty()).map(|o| o.as_str()).collect();
+        let outs: Vec<&str> = node
+            .output
+            .iter()
+            .filter(|o| !o.is_empty())
+            .map(|o| o.as_str())
+            .collect();
         let problem = |reason| Problem {
             node: name.clone(),
             op_type: node.op_type.clone(),
@@ -536,12 +662,16 @@ pub fn import_proto(
             reason,
         };
         let folded = !outs.is_empty()
-            && outs.iter().all(|o| values.get(*o).is_some_and(|v| v.value.is_some()));
+            && outs
+                .iter()
+                .all(|o| values.get(*o).is_some_and(|v| v.value.is_some()));
         if folded {
             continue;
         }
-        let upstream_failed =
-            node.input.iter().any(|i| !i.is_empty() && poisoned.contains(i.as_str()));
+        let upstream_failed = node
+            .input
+            .iter()
+            .any(|i| !i.is_empty() && poisoned.contains(i.as_str()));
         let spec = match spec::lookup(&node.domain, &node.op_type, node_opset) {
             Ok(spec) => spec,
             Err(reason) => {
@@ -571,17 +701,26 @@ pub fn import_proto(
     }
 
     for out in &graph.output {
-        let problem = |reason| Problem { node: out.name.clone(), op_type: "output".into(), opset, reason };
+        let problem = |reason| Problem {
+            node: out.name.clone(),
+            op_type: "output".into(),
+            opset,
+            reason,
+        };
         if poisoned.contains(&out.name) {
             continue;
         }
         if values.get(&out.name).is_some_and(|v| v.value.is_some()) {
-            problems.push(problem(Reason::OutputIsConstant { output: out.name.clone() }));
+            problems.push(problem(Reason::OutputIsConstant {
+                output: out.name.clone(),
+            }));
             continue;
         }
         match cx.ids.get(&out.name) {
             Some(&id) if cx.g.inputs.contains(&id) => {
-                problems.push(problem(Reason::OutputIsInput { output: out.name.clone() }))
+                problems.push(problem(Reason::OutputIsInput {
+                    output: out.name.clone(),
+                }))
             }
             Some(&id) => cx.g.outputs.push(id),
             None => problems.push(problem(Reason::UnknownShape {
@@ -591,7 +730,10 @@ pub fn import_proto(
         }
     }
     if !problems.is_empty() {
-        return Err(ImportError::Unsupported { path: path.into(), problems });
+        return Err(ImportError::Unsupported {
+            path: path.into(),
+            problems,
+        });
     }
     let graph_ir = cx.finish();
     Ok(Imported {
@@ -623,7 +765,10 @@ fn fold_beyond_budget(
 ) {
     for node in &graph.node {
         let outs: Vec<&String> = node.output.iter().filter(|o| !o.is_empty()).collect();
-        if outs.is_empty() || outs.iter().all(|o| values.get(*o).is_some_and(|v| v.value.is_some()))
+        if outs.is_empty()
+            || outs
+                .iter()
+                .all(|o| values.get(*o).is_some_and(|v| v.value.is_some()))
         {
             continue;
         }
@@ -637,19 +782,27 @@ fn fold_beyond_budget(
         if ins.is_empty() {
             continue;
         }
-        let Some(outlet) = outlets.get(outs[0]) else { continue };
+        let Some(outlet) = outlets.get(outs[0]) else {
+            continue;
+        };
         let tnode = &model.nodes()[outlet.node];
         if tnode.inputs.len() != ins.len() {
             continue;
         }
         let inputs: TVec<TValue> = ins.into_iter().map(TValue::from_const).collect();
         let op = tnode.op.as_op();
-        let Ok(Some(results)) = op.eval_out_of_plan(inputs) else { continue };
+        let Ok(Some(results)) = op.eval_out_of_plan(inputs) else {
+            continue;
+        };
         for (name, t) in node.output.iter().filter(|o| !o.is_empty()).zip(results) {
             let t = t.into_arc_tensor();
             values.insert(
                 name.clone(),
-                ValueInfo { shape: Some(t.shape().to_vec()), dtype: Some(t.datum_type()), value: Some(t) },
+                ValueInfo {
+                    shape: Some(t.shape().to_vec()),
+                    dtype: Some(t.datum_type()),
+                    value: Some(t),
+                },
             );
         }
     }

@@ -26,7 +26,11 @@ pub enum Rewrite {
     /// A constant bias `Add` folded into the bias of `into`.
     FoldedBias { node: String, into: String },
     /// A Relu / Clip fused into `into`'s activation.
-    FusedActivation { node: String, op_type: String, into: String },
+    FusedActivation {
+        node: String,
+        op_type: String,
+        into: String,
+    },
     /// A plain copy removed (its input's producer writes the copy's output directly).
     RemovedCopy { node: String, op_type: String },
 }
@@ -37,8 +41,14 @@ impl fmt::Display for Rewrite {
             Rewrite::FoldedBatchNorm { node, into } => {
                 write!(f, "folded BatchNormalization `{node}` into `{into}`")
             }
-            Rewrite::FoldedBias { node, into } => write!(f, "folded bias Add `{node}` into `{into}`"),
-            Rewrite::FusedActivation { node, op_type, into } => {
+            Rewrite::FoldedBias { node, into } => {
+                write!(f, "folded bias Add `{node}` into `{into}`")
+            }
+            Rewrite::FusedActivation {
+                node,
+                op_type,
+                into,
+            } => {
                 write!(f, "fused {op_type} `{node}` into `{into}`")
             }
             Rewrite::RemovedCopy { node, op_type } => write!(f, "removed copy {op_type} `{node}`"),
@@ -82,7 +92,10 @@ impl fmt::Display for OptimizeReport {
 
 /// Runs all passes to a fixed point.
 pub fn optimize(g: &mut Graph) -> OptimizeReport {
-    let mut report = OptimizeReport { nodes_before: g.nodes.len(), ..Default::default() };
+    let mut report = OptimizeReport {
+        nodes_before: g.nodes.len(),
+        ..Default::default()
+    };
     loop {
         let done = fold_batchnorm(g)
             .or_else(|| fold_bias(g))
@@ -100,12 +113,19 @@ pub fn optimize(g: &mut Graph) -> OptimizeReport {
 
 /// Number of node inputs reading `t`.
 fn readers(g: &Graph, t: TensorId) -> usize {
-    g.nodes.iter().map(|n| n.inputs.iter().filter(|&&i| i == t).count()).sum()
+    g.nodes
+        .iter()
+        .map(|n| n.inputs.iter().filter(|&&i| i == t).count())
+        .sum()
 }
 
 /// The node producing `t` when `t` is a single-reader activation, not a graph input or output.
 fn sole_producer(g: &Graph, t: TensorId) -> Option<usize> {
-    if g.outputs.contains(&t) || g.inputs.contains(&t) || g.tensors[t].is_const() || readers(g, t) != 1 {
+    if g.outputs.contains(&t)
+        || g.inputs.contains(&t)
+        || g.tensors[t].is_const()
+        || readers(g, t) != 1
+    {
         return None;
     }
     g.nodes.iter().position(|n| n.outputs.contains(&t))
@@ -123,22 +143,35 @@ fn splice(g: &mut Graph, p: usize, c: usize) {
 }
 
 fn new_const(g: &mut Graph, name: String, shape: Vec<usize>, data: Vec<f32>) -> TensorId {
-    g.add_tensor(crate::ir::Tensor { name, shape, data: Some(data) })
+    g.add_tensor(crate::ir::Tensor {
+        name,
+        shape,
+        data: Some(data),
+    })
 }
 
 fn fold_batchnorm(g: &mut Graph) -> Option<Rewrite> {
     for c in 0..g.nodes.len() {
-        let KOp::ChannelAffine(ap) = g.nodes[c].op else { continue };
-        let Some(p) = sole_producer(g, g.nodes[c].inputs[0]) else { continue };
+        let KOp::ChannelAffine(ap) = g.nodes[c].op else {
+            continue;
+        };
+        let Some(p) = sole_producer(g, g.nodes[c].inputs[0]) else {
+            continue;
+        };
         if !matches!(g.nodes[p].op, KOp::Conv2d(_) | KOp::Dense(_)) {
             continue;
         }
-        let (scale, shift) = match (const_data(g, g.nodes[c].inputs[1]), const_data(g, g.nodes[c].inputs[2])) {
+        let (scale, shift) = match (
+            const_data(g, g.nodes[c].inputs[1]),
+            const_data(g, g.nodes[c].inputs[2]),
+        ) {
             (Some(s), Some(t)) => (s.clone(), t.clone()),
             _ => continue,
         };
         let pn = &g.nodes[p];
-        let Some(w) = const_data(g, pn.inputs[1]).cloned() else { continue };
+        let Some(w) = const_data(g, pn.inputs[1]).cloned() else {
+            continue;
+        };
         let bias = pn.inputs.get(2).map(|&b| const_data(g, b).cloned());
         if let Some(None) = bias {
             continue;
@@ -156,18 +189,30 @@ fn fold_batchnorm(g: &mut Graph) -> Option<Rewrite> {
                 }
                 let oc = cp.out_c as usize;
                 let per = w.len() / oc;
-                let w2: Vec<f32> = w.iter().enumerate().map(|(i, &v)| v * scale[i / per]).collect();
+                let w2: Vec<f32> = w
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| v * scale[i / per])
+                    .collect();
                 let b2: Vec<f32> = (0..oc)
                     .map(|o| bias.as_ref().map_or(0.0, |b| b[o]) * scale[o] + shift[o])
                     .collect();
                 (w2, b2, vec![oc])
             }
             KOp::Dense(dp) => {
-                if dp.act.kind != ACT_NONE || ap.inner != 1 || ap.c != dp.n || ap.outer != dp.batch * dp.m {
+                if dp.act.kind != ACT_NONE
+                    || ap.inner != 1
+                    || ap.c != dp.n
+                    || ap.outer != dp.batch * dp.m
+                {
                     continue;
                 }
                 let n = dp.n as usize;
-                let w2: Vec<f32> = w.iter().enumerate().map(|(i, &v)| v * scale[i % n]).collect();
+                let w2: Vec<f32> = w
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| v * scale[i % n])
+                    .collect();
                 let rows = if dp.bias_full { dp.m as usize } else { 1 };
                 let b2: Vec<f32> = (0..rows * n)
                     .map(|i| bias.as_ref().map_or(0.0, |b| b[i]) * scale[i % n] + shift[i % n])
@@ -184,14 +229,19 @@ fn fold_batchnorm(g: &mut Graph) -> Option<Rewrite> {
         g.nodes[p].inputs = vec![x, wt, bt];
         let bn = g.nodes[c].name.clone();
         splice(g, p, c);
-        return Some(Rewrite::FoldedBatchNorm { node: bn, into: name });
+        return Some(Rewrite::FoldedBatchNorm {
+            node: bn,
+            into: name,
+        });
     }
     None
 }
 
 fn fold_bias(g: &mut Graph) -> Option<Rewrite> {
     for c in 0..g.nodes.len() {
-        let KOp::Binary(bp) = g.nodes[c].op else { continue };
+        let KOp::Binary(bp) = g.nodes[c].op else {
+            continue;
+        };
         if bp.op != BIN_ADD || bp.act.kind != ACT_NONE {
             continue;
         }
@@ -202,7 +252,9 @@ fn fold_bias(g: &mut Graph) -> Option<Rewrite> {
             (true, false) => (b, a),
             _ => continue,
         };
-        let Some(p) = sole_producer(g, act) else { continue };
+        let Some(p) = sole_producer(g, act) else {
+            continue;
+        };
         let kshape = g.tensors[k].shape.clone();
         let kdata = g.tensors[k].data.clone().unwrap_or_default();
         let out_shape = g.tensors[g.nodes[c].outputs[0]].shape.clone();
@@ -212,7 +264,9 @@ fn fold_bias(g: &mut Graph) -> Option<Rewrite> {
         let pn = &g.nodes[p];
         // Channels the bias runs along, and which dim of the output that is.
         let (channels, dim) = match pn.op {
-            KOp::Conv2d(cp) if cp.act.kind == ACT_NONE && out_shape.len() >= 3 => (cp.out_c as usize, 1),
+            KOp::Conv2d(cp) if cp.act.kind == ACT_NONE && out_shape.len() >= 3 => {
+                (cp.out_c as usize, 1)
+            }
             KOp::Dense(dp) if dp.act.kind == ACT_NONE && !dp.bias_full && !out_shape.is_empty() => {
                 (dp.n as usize, out_shape.len() - 1)
             }
@@ -223,11 +277,16 @@ fn fold_bias(g: &mut Graph) -> Option<Rewrite> {
         if kshape.len() > out_shape.len() {
             continue;
         }
-        let only_dim = kshape.iter().enumerate().all(|(i, &s)| s == 1 || i + lead == dim);
+        let only_dim = kshape
+            .iter()
+            .enumerate()
+            .all(|(i, &s)| s == 1 || i + lead == dim);
         if !only_dim || !(kdata.len() == channels || kdata.len() == 1) {
             continue;
         }
-        let add: Vec<f32> = (0..channels).map(|i| kdata[if kdata.len() == 1 { 0 } else { i }]).collect();
+        let add: Vec<f32> = (0..channels)
+            .map(|i| kdata[if kdata.len() == 1 { 0 } else { i }])
+            .collect();
         let old = match pn.inputs.get(2) {
             Some(&bt) => match const_data(g, bt) {
                 Some(d) => d.clone(),
@@ -242,20 +301,27 @@ fn fold_bias(g: &mut Graph) -> Option<Rewrite> {
         g.nodes[p].inputs.push(bt);
         let add_name = g.nodes[c].name.clone();
         splice(g, p, c);
-        return Some(Rewrite::FoldedBias { node: add_name, into: name });
+        return Some(Rewrite::FoldedBias {
+            node: add_name,
+            into: name,
+        });
     }
     None
 }
 
 fn fuse_activation(g: &mut Graph) -> Option<Rewrite> {
     for c in 0..g.nodes.len() {
-        let KOp::Unary(up) = g.nodes[c].op else { continue };
+        let KOp::Unary(up) = g.nodes[c].op else {
+            continue;
+        };
         let act = match up.kind {
             UN_RELU => Act::RELU,
             UN_CLIP => Act::clip(up.alpha, up.beta),
             _ => continue,
         };
-        let Some(p) = sole_producer(g, g.nodes[c].inputs[0]) else { continue };
+        let Some(p) = sole_producer(g, g.nodes[c].inputs[0]) else {
+            continue;
+        };
         let slot = match &mut g.nodes[p].op {
             KOp::Conv2d(q) => &mut q.act,
             KOp::Dense(q) => &mut q.act,
@@ -269,18 +335,26 @@ fn fuse_activation(g: &mut Graph) -> Option<Rewrite> {
         let into = g.nodes[p].name.clone();
         let (node, op_type) = (g.nodes[c].name.clone(), g.nodes[c].op_type.clone());
         splice(g, p, c);
-        return Some(Rewrite::FusedActivation { node, op_type, into });
+        return Some(Rewrite::FusedActivation {
+            node,
+            op_type,
+            into,
+        });
     }
     None
 }
 
 fn remove_copy(g: &mut Graph) -> Option<Rewrite> {
     for c in 0..g.nodes.len() {
-        let KOp::Strided(sp) = g.nodes[c].op else { continue };
+        let KOp::Strided(sp) = g.nodes[c].op else {
+            continue;
+        };
         if !is_plain_copy(&sp) {
             continue;
         }
-        let Some(p) = sole_producer(g, g.nodes[c].inputs[0]) else { continue };
+        let Some(p) = sole_producer(g, g.nodes[c].inputs[0]) else {
+            continue;
+        };
         if g.nodes[p].outputs.len() != 1 {
             continue;
         }

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use ndarray::{ArrayD, IxDyn};
 use tract_onnx::prelude::{
-    DatumType, InferenceModelExt, IntoRunnable, IntoTensor, Tensor, TractError, TValue, TypedRunnableModel,
+    DatumType, InferenceModelExt, IntoRunnable, IntoTensor, TValue, Tensor, TractError,
+    TypedRunnableModel,
 };
 
 use crate::import::TractModel;
@@ -22,7 +23,11 @@ pub enum ReferenceError {
     #[error("the model has {expected} input(s), {got} given")]
     InputCount { expected: usize, got: usize },
     #[error("input `{input}` has shape {got:?}, the model expects {expected:?}")]
-    InputShape { input: String, expected: Vec<usize>, got: Vec<usize> },
+    InputShape {
+        input: String,
+        expected: Vec<usize>,
+        got: Vec<usize>,
+    },
     #[error("tract failed running the float reference: {message}")]
     Run {
         message: String,
@@ -67,14 +72,25 @@ impl Reference {
                 .unwrap_or_default();
             inputs.push((name.clone(), shape));
         }
-        let plan = inference.into_optimized().map_err(build)?.into_runnable().map_err(build)?;
-        Ok(Reference { plan, inputs, outputs: model.output_names.clone() })
+        let plan = inference
+            .into_optimized()
+            .map_err(build)?
+            .into_runnable()
+            .map_err(build)?;
+        Ok(Reference {
+            plan,
+            inputs,
+            outputs: model.output_names.clone(),
+        })
     }
 
     /// Runs one inference. `inputs` are in model order, each with the model input's exact shape.
     pub fn run(&self, inputs: &[ArrayD<f32>]) -> Result<Vec<ArrayD<f32>>, ReferenceError> {
         if inputs.len() != self.inputs.len() {
-            return Err(ReferenceError::InputCount { expected: self.inputs.len(), got: inputs.len() });
+            return Err(ReferenceError::InputCount {
+                expected: self.inputs.len(),
+                got: inputs.len(),
+            });
         }
         let mut values = tract_onnx::prelude::tvec!();
         for (a, (name, shape)) in inputs.iter().zip(&self.inputs) {
@@ -101,7 +117,10 @@ impl Reference {
         for (t, name) in outputs.into_iter().zip(&self.outputs) {
             let t = t.into_tensor();
             if t.datum_type() != DatumType::F32 {
-                return Err(ReferenceError::OutputDType { output: name.clone(), dtype: t.datum_type() });
+                return Err(ReferenceError::OutputDType {
+                    output: name.clone(),
+                    dtype: t.datum_type(),
+                });
             }
             let view = t.try_as_plain_ram().map_err(run)?;
             let data = view.as_slice::<f32>().map_err(run)?.to_vec();
@@ -118,16 +137,25 @@ impl Reference {
             .iter()
             .zip(&self.inputs)
             .map(|(d, (name, shape))| {
-                ArrayD::from_shape_vec(IxDyn(shape), d.to_vec()).map_err(|_| ReferenceError::InputShape {
-                    input: name.clone(),
-                    expected: shape.clone(),
-                    got: vec![d.len()],
+                ArrayD::from_shape_vec(IxDyn(shape), d.to_vec()).map_err(|_| {
+                    ReferenceError::InputShape {
+                        input: name.clone(),
+                        expected: shape.clone(),
+                        got: vec![d.len()],
+                    }
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
         if arrays.len() != self.inputs.len() {
-            return Err(ReferenceError::InputCount { expected: self.inputs.len(), got: inputs.len() });
+            return Err(ReferenceError::InputCount {
+                expected: self.inputs.len(),
+                got: inputs.len(),
+            });
         }
-        Ok(self.run(&arrays)?.into_iter().map(|a| a.into_iter().collect()).collect())
+        Ok(self
+            .run(&arrays)?
+            .into_iter()
+            .map(|a| a.into_iter().collect())
+            .collect())
     }
 }

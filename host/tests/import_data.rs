@@ -5,12 +5,17 @@ mod import_support;
 use std::fs::File;
 
 use import_support::tmp;
-use kiln::data::{DataError, InputSpec, Labels, LoadOptions, OutputData, load_samples, write_outputs};
+use kiln::data::{
+    load_samples, write_outputs, DataError, InputSpec, Labels, LoadOptions, OutputData,
+};
 use ndarray::{ArrayD, IxDyn};
 use ndarray_npy::{NpzReader, NpzWriter, WriteNpyExt};
 
 fn spec(name: &str, shape: &[usize]) -> InputSpec {
-    InputSpec { name: name.into(), shape: shape.to_vec() }
+    InputSpec {
+        name: name.into(),
+        shape: shape.to_vec(),
+    }
 }
 
 fn arr<T: Clone>(shape: &[usize], v: Vec<T>) -> ArrayD<T> {
@@ -23,9 +28,11 @@ fn npz_inputs_labels_and_the_convenience_rule() {
     let path = dir.path().join("d.npz");
     let mut w = NpzWriter::new(File::create(&path).unwrap());
     // [N, 1, 4] for a [1, 4] input.
-    w.add_array("a", &arr(&[3, 1, 4], (0..12).map(|v| v as f32).collect())).unwrap();
+    w.add_array("a", &arr(&[3, 1, 4], (0..12).map(|v| v as f32).collect()))
+        .unwrap();
     // [N, 2] for a [1, 2] input (convenience), float64.
-    w.add_array("b", &arr(&[3, 2], vec![0.5f64, 1.5, 2.5, 3.5, 4.5, 5.5])).unwrap();
+    w.add_array("b", &arr(&[3, 2], vec![0.5f64, 1.5, 2.5, 3.5, 4.5, 5.5]))
+        .unwrap();
     w.add_array("labels", &arr(&[3], vec![1i64, 0, 2])).unwrap();
     w.finish().unwrap();
     let inputs = [spec("a", &[1, 4]), spec("b", &[1, 2])];
@@ -34,7 +41,15 @@ fn npz_inputs_labels_and_the_convenience_rule() {
     assert_eq!(s.sample(0, 1), &[4.0, 5.0, 6.0, 7.0]);
     assert_eq!(s.sample(1, 2), &[4.5, 5.5]);
     assert_eq!(s.labels, Some(vec![1, 0, 2]));
-    let s = load_samples(&path, &inputs, &LoadOptions { labels: Labels::None, limit: Some(2) }).unwrap();
+    let s = load_samples(
+        &path,
+        &inputs,
+        &LoadOptions {
+            labels: Labels::None,
+            limit: Some(2),
+        },
+    )
+    .unwrap();
     assert_eq!((s.n, s.inputs[0].len(), s.labels.clone()), (2, 8, None));
 }
 
@@ -43,22 +58,34 @@ fn missing_key_lists_present_keys() {
     let dir = tmp();
     let path = dir.path().join("d.npz");
     let mut w = NpzWriter::new(File::create(&path).unwrap());
-    w.add_array("something_else", &arr(&[2, 4], vec![0f32; 8])).unwrap();
+    w.add_array("something_else", &arr(&[2, 4], vec![0f32; 8]))
+        .unwrap();
     w.add_array("labels", &arr(&[2], vec![0i64, 1])).unwrap();
     w.finish().unwrap();
     let err = load_samples(&path, &[spec("input", &[1, 4])], &LoadOptions::default()).unwrap_err();
-    let DataError::MissingKey { key, present, .. } = &err else { panic!("{err:?}") };
+    let DataError::MissingKey { key, present, .. } = &err else {
+        panic!("{err:?}")
+    };
     assert_eq!(key, "input");
     assert!(present.contains(&"something_else".to_string()));
-    assert!(err.to_string().contains("something_else") && err.to_string().contains("labels"), "{err}");
+    assert!(
+        err.to_string().contains("something_else") && err.to_string().contains("labels"),
+        "{err}"
+    );
     // A --labels key that is missing is an error too.
     let err = load_samples(
         &path,
         &[spec("something_else", &[1, 4])],
-        &LoadOptions { labels: Labels::Key("y".into()), limit: None },
+        &LoadOptions {
+            labels: Labels::Key("y".into()),
+            limit: None,
+        },
     )
     .unwrap_err();
-    assert!(matches!(err, DataError::MissingKey { ref key, .. } if key == "y"), "{err:?}");
+    assert!(
+        matches!(err, DataError::MissingKey { ref key, .. } if key == "y"),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -66,19 +93,24 @@ fn integer_inputs_only_when_lossless() {
     let dir = tmp();
     let ok = dir.path().join("ok.npz");
     let mut w = NpzWriter::new(File::create(&ok).unwrap());
-    w.add_array("x", &arr(&[2, 2], vec![1i32, -2, 16_777_216, 7])).unwrap();
+    w.add_array("x", &arr(&[2, 2], vec![1i32, -2, 16_777_216, 7]))
+        .unwrap();
     w.finish().unwrap();
     let s = load_samples(&ok, &[spec("x", &[1, 2])], &LoadOptions::default()).unwrap();
     assert_eq!(s.inputs[0], [1.0, -2.0, 16_777_216.0, 7.0]);
 
     let lossy = dir.path().join("lossy.npz");
     let mut w = NpzWriter::new(File::create(&lossy).unwrap());
-    w.add_array("x", &arr(&[1, 2], vec![1i64, 16_777_217])).unwrap();
+    w.add_array("x", &arr(&[1, 2], vec![1i64, 16_777_217]))
+        .unwrap();
     w.finish().unwrap();
     let err = load_samples(&lossy, &[spec("x", &[1, 2])], &LoadOptions::default()).unwrap_err();
     assert!(matches!(err, DataError::Lossy { .. }), "{err:?}");
     let text = err.to_string();
-    assert!(text.contains("int64") && text.contains("16777217") && text.contains('x'), "{text}");
+    assert!(
+        text.contains("int64") && text.contains("16777217") && text.contains('x'),
+        "{text}"
+    );
 }
 
 #[test]
@@ -92,8 +124,12 @@ fn shape_and_count_errors() {
     let err = load_samples(&path, &[spec("a", &[1, 4])], &LoadOptions::default()).unwrap_err();
     assert!(matches!(err, DataError::Shape { .. }), "{err:?}");
     assert!(err.to_string().contains("[N, 1, 4] or [N, 4]"), "{err}");
-    let err =
-        load_samples(&path, &[spec("a", &[1, 5]), spec("b", &[1, 4])], &LoadOptions::default()).unwrap_err();
+    let err = load_samples(
+        &path,
+        &[spec("a", &[1, 5]), spec("b", &[1, 4])],
+        &LoadOptions::default(),
+    )
+    .unwrap_err();
     assert!(matches!(err, DataError::SampleCount { .. }), "{err:?}");
 }
 
@@ -101,10 +137,17 @@ fn shape_and_count_errors() {
 fn npy_for_single_input_models_only() {
     let dir = tmp();
     let path = dir.path().join("x.npy");
-    arr(&[2, 1, 3], vec![1f32, 2., 3., 4., 5., 6.]).write_npy(File::create(&path).unwrap()).unwrap();
+    arr(&[2, 1, 3], vec![1f32, 2., 3., 4., 5., 6.])
+        .write_npy(File::create(&path).unwrap())
+        .unwrap();
     let s = load_samples(&path, &[spec("input", &[1, 3])], &LoadOptions::default()).unwrap();
     assert_eq!((s.n, s.sample(0, 1)), (2, &[4.0, 5.0, 6.0][..]));
-    let err = load_samples(&path, &[spec("a", &[1, 3]), spec("b", &[1, 3])], &LoadOptions::default()).unwrap_err();
+    let err = load_samples(
+        &path,
+        &[spec("a", &[1, 3]), spec("b", &[1, 3])],
+        &LoadOptions::default(),
+    )
+    .unwrap_err();
     assert!(matches!(err, DataError::NpyForManyInputs { .. }), "{err:?}");
     // Not a data file at all.
     let bad = dir.path().join("bad.npz");
@@ -118,7 +161,16 @@ fn outputs_round_trip() {
     let dir = tmp();
     let path = dir.path().join("out.npz");
     let values: Vec<f32> = (0..6).map(|v| v as f32 * 0.5).collect();
-    write_outputs(&path, 2, &[OutputData { name: "logits", shape: &[1, 3], values: &values }]).unwrap();
+    write_outputs(
+        &path,
+        2,
+        &[OutputData {
+            name: "logits",
+            shape: &[1, 3],
+            values: &values,
+        }],
+    )
+    .unwrap();
     let mut r = NpzReader::new(File::open(&path).unwrap()).unwrap();
     assert_eq!(r.names().unwrap(), ["logits"]);
     let a: ArrayD<f32> = r.by_name("logits").unwrap();

@@ -6,15 +6,22 @@ mod import_support;
 use std::collections::HashMap;
 
 use import_support::*;
-use kiln::import::{ImportError, ImportOptions, Reason, import};
+use kiln::import::{import, ImportError, ImportOptions, Reason};
 
 fn relu_model() -> M {
-    M::new(13).input("x", &[D::N(1), D::N(4)]).output("y").node("Relu", &["x"], &["y"], vec![])
+    M::new(13)
+        .input("x", &[D::N(1), D::N(4)])
+        .output("y")
+        .node("Relu", &["x"], &["y"], vec![])
 }
 
 #[test]
 fn missing_file_names_the_file() {
-    let err = import(std::path::Path::new("/nonexistent/model.onnx"), &ImportOptions::default()).unwrap_err();
+    let err = import(
+        std::path::Path::new("/nonexistent/model.onnx"),
+        &ImportOptions::default(),
+    )
+    .unwrap_err();
     assert!(matches!(err, ImportError::Io { .. }), "{err:?}");
     assert!(err.to_string().contains("/nonexistent/model.onnx"), "{err}");
 }
@@ -23,7 +30,10 @@ fn missing_file_names_the_file() {
 fn non_onnx_file_is_a_typed_error_naming_the_file() {
     let dir = tmp();
     for (name, bytes) in [
-        ("text.onnx", b"this is certainly not a protobuf model\n".to_vec()),
+        (
+            "text.onnx",
+            b"this is certainly not a protobuf model\n".to_vec(),
+        ),
         ("zeros.onnx", vec![0u8; 64]),
         ("empty.onnx", vec![]),
         ("png.onnx", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec()),
@@ -32,11 +42,17 @@ fn non_onnx_file_is_a_typed_error_naming_the_file() {
         std::fs::write(&path, &bytes).unwrap();
         let err = import(&path, &ImportOptions::default()).unwrap_err();
         assert!(
-            matches!(err, ImportError::Decode { .. } | ImportError::NotOnnx { .. }),
+            matches!(
+                err,
+                ImportError::Decode { .. } | ImportError::NotOnnx { .. }
+            ),
             "{name}: {err:?}"
         );
         assert!(err.to_string().contains(name), "{name}: {err}");
-        assert!(err.to_string().contains("not an ONNX model"), "{name}: {err}");
+        assert!(
+            err.to_string().contains("not an ONNX model"),
+            "{name}: {err}"
+        );
     }
 }
 
@@ -50,7 +66,10 @@ fn truncated_file_is_a_typed_error() {
         std::fs::write(&path, &bytes[..cut]).unwrap();
         let err = import(&path, &ImportOptions::default()).unwrap_err();
         assert!(
-            matches!(err, ImportError::Decode { .. } | ImportError::NotOnnx { .. }),
+            matches!(
+                err,
+                ImportError::Decode { .. } | ImportError::NotOnnx { .. }
+            ),
             "cut at {cut}: {err:?}"
         );
         assert!(err.to_string().contains(&format!("cut{cut}.onnx")), "{err}");
@@ -71,12 +90,24 @@ fn three_unsupported_ops_are_all_listed() {
         .node("FancyCustomOp", &["e"], &["y"], vec![])
         .save(dir.path(), "three");
     let err = import(&path, &ImportOptions::default()).unwrap_err();
-    let ImportError::Unsupported { problems, .. } = &err else { panic!("{err:?}") };
+    let ImportError::Unsupported { problems, .. } = &err else {
+        panic!("{err:?}")
+    };
     let ops: Vec<&str> = problems.iter().map(|p| p.op_type.as_str()).collect();
     assert_eq!(ops, ["Erf", "Floor", "FancyCustomOp"], "{err}");
-    assert!(problems.iter().all(|p| p.reason == Reason::UnknownOp && p.opset == 13));
+    assert!(problems
+        .iter()
+        .all(|p| p.reason == Reason::UnknownOp && p.opset == 13));
     let text = err.to_string();
-    for needle in ["three.onnx", "3 problem", "erf_1", "Erf", "opset 13", "floor_3", "fancycustomop_5"] {
+    for needle in [
+        "three.onnx",
+        "3 problem",
+        "erf_1",
+        "Erf",
+        "opset 13",
+        "floor_3",
+        "fancycustomop_5",
+    ] {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }
 }
@@ -101,7 +132,9 @@ fn unsupported_attribute_non_constant_weight_and_dtype_are_collected() {
         .node("Relu", &["x"], &["r"], vec![])
         .save(dir.path(), "mixed");
     let err = import(&path, &ImportOptions::default()).unwrap_err();
-    let ImportError::Unsupported { problems, .. } = &err else { panic!("{err:?}") };
+    let ImportError::Unsupported { problems, .. } = &err else {
+        panic!("{err:?}")
+    };
     let text = err.to_string();
     assert!(
         problems.iter().any(|p| p.op_type == "MatMul"
@@ -128,13 +161,24 @@ fn opset_and_arity_problems() {
         .node("Relu", &["h"], &["y"], vec![ai("bogus_attribute", 1)])
         .save(dir.path(), "opset");
     let err = import(&path, &ImportOptions::default()).unwrap_err();
-    let ImportError::Unsupported { problems, .. } = &err else { panic!("{err:?}") };
+    let ImportError::Unsupported { problems, .. } = &err else {
+        panic!("{err:?}")
+    };
     assert!(
-        matches!(problems[0].reason, Reason::Opset { opset: 11, min: 14, .. }),
+        matches!(
+            problems[0].reason,
+            Reason::Opset {
+                opset: 11,
+                min: 14,
+                ..
+            }
+        ),
         "{err}"
     );
     assert!(
-        problems.iter().any(|p| matches!(&p.reason, Reason::UnknownAttribute { name } if name == "bogus_attribute")),
+        problems.iter().any(
+            |p| matches!(&p.reason, Reason::UnknownAttribute { name } if name == "bogus_attribute")
+        ),
         "{err}"
     );
 }
@@ -151,7 +195,14 @@ fn symbolic_batch_is_fixed_with_a_notice() {
     let g = &imported.graph;
     assert_eq!(g.tensors[g.inputs[0]].shape, [1, 4]);
     assert_eq!(g.tensors[g.outputs[0]].shape, [1, 4]);
-    assert!(g.meta.notices.iter().any(|n| n.contains("batch") && n.contains('x')), "{:?}", g.meta.notices);
+    assert!(
+        g.meta
+            .notices
+            .iter()
+            .any(|n| n.contains("batch") && n.contains('x')),
+        "{:?}",
+        g.meta.notices
+    );
 }
 
 #[test]
@@ -163,19 +214,39 @@ fn other_symbolic_dims_need_input_shape() {
         .node("Relu", &["audio"], &["y"], vec![])
         .save(dir.path(), "time");
     let err = import(&path, &ImportOptions::default()).unwrap_err();
-    let ImportError::UnresolvedInputDims { dims, .. } = &err else { panic!("{err:?}") };
-    assert_eq!((dims[0].input.as_str(), dims[0].dim, dims[0].param.as_str()), ("audio", 1, "time"));
+    let ImportError::UnresolvedInputDims { dims, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        (dims[0].input.as_str(), dims[0].dim, dims[0].param.as_str()),
+        ("audio", 1, "time")
+    );
     let text = err.to_string();
-    assert!(text.contains("--input-shape") && text.contains("audio") && text.contains("time"), "{text}");
+    assert!(
+        text.contains("--input-shape") && text.contains("audio") && text.contains("time"),
+        "{text}"
+    );
 
-    let opts = ImportOptions { input_shapes: HashMap::from([("audio".to_string(), vec![1, 49, 10])]) };
+    let opts = ImportOptions {
+        input_shapes: HashMap::from([("audio".to_string(), vec![1, 49, 10])]),
+    };
     let imported = import(&path, &opts).unwrap();
-    assert_eq!(imported.graph.tensors[imported.graph.outputs[0]].shape, [1, 49, 10]);
+    assert_eq!(
+        imported.graph.tensors[imported.graph.outputs[0]].shape,
+        [1, 49, 10]
+    );
 
     // A shape that contradicts a fixed dim, and an unknown input name.
-    let bad = ImportOptions { input_shapes: HashMap::from([("audio".to_string(), vec![1, 49, 11])]) };
-    assert!(matches!(import(&path, &bad).unwrap_err(), ImportError::InputShapeMismatch { .. }));
-    let unknown = ImportOptions { input_shapes: HashMap::from([("nope".to_string(), vec![1])]) };
+    let bad = ImportOptions {
+        input_shapes: HashMap::from([("audio".to_string(), vec![1, 49, 11])]),
+    };
+    assert!(matches!(
+        import(&path, &bad).unwrap_err(),
+        ImportError::InputShapeMismatch { .. }
+    ));
+    let unknown = ImportOptions {
+        input_shapes: HashMap::from([("nope".to_string(), vec![1])]),
+    };
     let err = import(&path, &unknown).unwrap_err();
     assert!(matches!(err, ImportError::UnknownInput { .. }));
     assert!(err.to_string().contains("audio"), "{err}");
@@ -195,9 +266,21 @@ fn outputs_that_are_constants_or_inputs_are_refused() {
         .node("Relu", &["x"], &["y"], vec![])
         .save(dir.path(), "outs");
     let err = import(&path, &ImportOptions::default()).unwrap_err();
-    let ImportError::Unsupported { problems, .. } = &err else { panic!("{err:?}") };
-    assert!(problems.iter().any(|p| matches!(&p.reason, Reason::OutputIsConstant { output } if output == "k")), "{err}");
-    assert!(problems.iter().any(|p| matches!(&p.reason, Reason::OutputIsInput { output } if output == "same")), "{err}");
+    let ImportError::Unsupported { problems, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        problems
+            .iter()
+            .any(|p| matches!(&p.reason, Reason::OutputIsConstant { output } if output == "k")),
+        "{err}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| matches!(&p.reason, Reason::OutputIsInput { output } if output == "same")),
+        "{err}"
+    );
 }
 
 #[test]
@@ -215,7 +298,10 @@ fn negative_pads_and_bad_gather_indices_are_problems() {
     let err = import(&path, &ImportOptions::default()).unwrap_err();
     let text = err.to_string();
     // tract itself may reject the out-of-range index during analysis; either way both nodes are named.
-    assert!(text.contains("pad_0") && text.contains("negative"), "{text}");
+    assert!(
+        text.contains("pad_0") && text.contains("negative"),
+        "{text}"
+    );
     assert!(text.contains("gather_1"), "{text}");
 }
 
@@ -229,9 +315,12 @@ fn non_float_input_is_a_problem() {
         .node("Relu", &["f"], &["y"], vec![])
         .save(dir.path(), "ints");
     let err = import(&path, &ImportOptions::default()).unwrap_err();
-    let ImportError::Unsupported { problems, .. } = &err else { panic!("{err:?}") };
+    let ImportError::Unsupported { problems, .. } = &err else {
+        panic!("{err:?}")
+    };
     assert!(
-        problems.iter().any(|p| p.node == "tokens" && matches!(&p.reason, Reason::DType { dtype, .. } if dtype == "int64")),
+        problems.iter().any(|p| p.node == "tokens"
+            && matches!(&p.reason, Reason::DType { dtype, .. } if dtype == "int64")),
         "{err}"
     );
 }

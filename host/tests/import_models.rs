@@ -5,13 +5,15 @@ mod import_support;
 use std::path::PathBuf;
 
 use import_support::*;
-use kiln::data::{InputSpec, Labels, LoadOptions, load_samples};
+use kiln::data::{load_samples, InputSpec, Labels, LoadOptions};
 use kiln::import::ImportOptions;
-use kiln::optimize::{Rewrite, optimize};
+use kiln::optimize::{optimize, Rewrite};
 use kiln::reference::Reference;
 
 fn model_dir(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../models")
+        .join(name)
 }
 
 /// Imports `name`, checks MACs, runs the first samples of `test.npz` through the imported and the
@@ -27,7 +29,10 @@ fn check_sample_model(name: &str, macs: u64, samples: usize) -> kiln::optimize::
     let data = load_samples(
         &dir.join("test.npz"),
         &specs,
-        &LoadOptions { labels: Labels::Default, limit: Some(samples) },
+        &LoadOptions {
+            labels: Labels::Default,
+            limit: Some(samples),
+        },
     )
     .unwrap();
     assert_eq!(data.n, samples.min(data.n));
@@ -52,8 +57,17 @@ fn digits_mlp() {
         return;
     }
     let report = check_sample_model("digits-mlp", 2368, 40);
-    assert!(report.rewrites.iter().any(|r| matches!(r, Rewrite::FusedActivation { .. })), "{report:?}");
-    let imported = import_ok(&model_dir("digits-mlp").join("model.onnx"), &ImportOptions::default());
+    assert!(
+        report
+            .rewrites
+            .iter()
+            .any(|r| matches!(r, Rewrite::FusedActivation { .. })),
+        "{report:?}"
+    );
+    let imported = import_ok(
+        &model_dir("digits-mlp").join("model.onnx"),
+        &ImportOptions::default(),
+    );
     let g = &imported.graph;
     assert_eq!(g.tensors[g.inputs[0]].shape, [1, 64]);
     assert!(!g.meta.notices.is_empty(), "symbolic batch notice expected");
@@ -67,8 +81,15 @@ fn digits_cnn() {
         return;
     }
     let report = check_sample_model("digits-cnn", 23680, 40);
-    assert_eq!(report.count(|r| matches!(r, Rewrite::FoldedBatchNorm { .. })), 1, "{report}");
-    assert!(report.count(|r| matches!(r, Rewrite::FusedActivation { .. })) >= 2, "{report}");
+    assert_eq!(
+        report.count(|r| matches!(r, Rewrite::FoldedBatchNorm { .. })),
+        1,
+        "{report}"
+    );
+    assert!(
+        report.count(|r| matches!(r, Rewrite::FusedActivation { .. })) >= 2,
+        "{report}"
+    );
 }
 
 #[test]
@@ -78,5 +99,8 @@ fn ds_cnn_kws() {
         return;
     }
     let report = check_sample_model("ds-cnn-kws", 2_656_768, 5);
-    assert!(report.count(|r| matches!(r, Rewrite::FoldedBatchNorm { .. })) >= 5, "{report}");
+    assert!(
+        report.count(|r| matches!(r, Rewrite::FoldedBatchNorm { .. })) >= 5,
+        "{report}"
+    );
 }

@@ -6,13 +6,21 @@ mod import_support;
 use import_support::*;
 use kiln::import::ImportOptions;
 use kiln::optimize::Rewrite;
-use kiln_kernels::f32::{ACT_CLIP, ACT_RELU, KOp};
+use kiln_kernels::f32::{KOp, ACT_CLIP, ACT_RELU};
 
 fn bn_inits(m: M, c: usize) -> M {
-    m.init("s", &[c as i64], rand_vec(c, 11).iter().map(|v| 1.0 + 0.5 * v).collect())
-        .init("b", &[c as i64], rand_vec(c, 12))
-        .init("mean", &[c as i64], rand_vec(c, 13))
-        .init("var", &[c as i64], rand_vec(c, 14).iter().map(|v| 1.0 + 0.9 * v).collect())
+    m.init(
+        "s",
+        &[c as i64],
+        rand_vec(c, 11).iter().map(|v| 1.0 + 0.5 * v).collect(),
+    )
+    .init("b", &[c as i64], rand_vec(c, 12))
+    .init("mean", &[c as i64], rand_vec(c, 13))
+    .init(
+        "var",
+        &[c as i64],
+        rand_vec(c, 14).iter().map(|v| 1.0 + 0.9 * v).collect(),
+    )
 }
 
 #[test]
@@ -21,13 +29,25 @@ fn conv_bn_relu_folds_and_fuses() {
         .input("x", &[D::N(1), D::N(3), D::N(6), D::N(6)])
         .output("y")
         .init("w", &[4, 3, 3, 3], rand_vec(108, 1))
-        .node("Conv", &["x", "w"], &["c"], vec![ais("pads", &[1, 1, 1, 1])])
-        .node("BatchNormalization", &["c", "s", "b", "mean", "var"], &["n"], vec![])
+        .node(
+            "Conv",
+            &["x", "w"],
+            &["c"],
+            vec![ais("pads", &[1, 1, 1, 1])],
+        )
+        .node(
+            "BatchNormalization",
+            &["c", "s", "b", "mean", "var"],
+            &["n"],
+            vec![],
+        )
         .node("Relu", &["n"], &["y"], vec![]);
     let dir = tmp();
     let (_, opt) = check_model(&m.save(dir.path(), "cbr"), &ImportOptions::default(), 5);
     assert_eq!(opt.nodes.len(), 1);
-    let KOp::Conv2d(p) = opt.nodes[0].op else { panic!() };
+    let KOp::Conv2d(p) = opt.nodes[0].op else {
+        panic!()
+    };
     assert_eq!(p.act.kind, ACT_RELU);
     assert_eq!(opt.nodes[0].inputs.len(), 3, "folded bias");
     // No orphan tensors are left behind.
@@ -42,10 +62,18 @@ fn bn_stays_when_conv_output_has_another_reader() {
         .output("c")
         .init("w", &[4, 3, 1, 1], rand_vec(12, 2))
         .node("Conv", &["x", "w"], &["c"], vec![])
-        .node("BatchNormalization", &["c", "s", "b", "mean", "var"], &["y"], vec![]);
+        .node(
+            "BatchNormalization",
+            &["c", "s", "b", "mean", "var"],
+            &["y"],
+            vec![],
+        );
     let dir = tmp();
     let (_, opt) = check_model(&m.save(dir.path(), "shared"), &ImportOptions::default(), 5);
-    assert!(opt.nodes.iter().any(|n| matches!(n.op, KOp::ChannelAffine(_))));
+    assert!(opt
+        .nodes
+        .iter()
+        .any(|n| matches!(n.op, KOp::ChannelAffine(_))));
 }
 
 #[test]
@@ -59,14 +87,25 @@ fn dense_bn_folds_and_clip_fuses_into_binary() {
         .init("lo", &[], vec![0.0])
         .init("hi", &[], vec![6.0])
         .node("Gemm", &["x", "w", "c"], &["g"], vec![ai("transB", 1)])
-        .node("BatchNormalization", &["g", "s", "b", "mean", "var"], &["n"], vec![])
+        .node(
+            "BatchNormalization",
+            &["g", "s", "b", "mean", "var"],
+            &["n"],
+            vec![],
+        )
         .node("Add", &["n", "z"], &["a"], vec![])
         .node("Clip", &["a", "lo", "hi"], &["y"], vec![]);
     let dir = tmp();
-    let (_, opt) = check_model(&m.save(dir.path(), "dense_bn"), &ImportOptions::default(), 5);
+    let (_, opt) = check_model(
+        &m.save(dir.path(), "dense_bn"),
+        &ImportOptions::default(),
+        5,
+    );
     let ops: Vec<&str> = opt.nodes.iter().map(|n| n.op_type.as_str()).collect();
     assert_eq!(ops, ["Gemm", "Add"]);
-    let KOp::Binary(p) = opt.nodes[1].op else { panic!() };
+    let KOp::Binary(p) = opt.nodes[1].op else {
+        panic!()
+    };
     assert_eq!((p.act.kind, p.act.a, p.act.b), (ACT_CLIP, 0.0, 6.0));
 }
 
@@ -106,5 +145,9 @@ fn copies_are_removed_and_graph_output_names_survive() {
     assert_eq!(opt.tensors[opt.outputs[0]].shape, [1, 6]);
     let mut g = imported.graph.clone();
     let report = kiln::optimize::optimize(&mut g);
-    assert_eq!(report.count(|r| matches!(r, Rewrite::RemovedCopy { .. })), 2, "{report}");
+    assert_eq!(
+        report.count(|r| matches!(r, Rewrite::RemovedCopy { .. })),
+        2,
+        "{report}"
+    );
 }

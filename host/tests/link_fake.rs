@@ -56,14 +56,24 @@ impl Sim {
                 n_inputs: 2,
                 n_outputs: 2,
             },
-            Request::Hello { .. } => Response::Error { code: ErrorCode::BadRequest },
-            Request::WriteInput { input, offset, data } => {
+            Request::Hello { .. } => Response::Error {
+                code: ErrorCode::BadRequest,
+            },
+            Request::WriteInput {
+                input,
+                offset,
+                data,
+            } => {
                 let Some(buf) = self.inputs.get_mut(input as usize) else {
-                    return Response::Error { code: ErrorCode::NoSuchTensor };
+                    return Response::Error {
+                        code: ErrorCode::NoSuchTensor,
+                    };
                 };
                 let start = offset as usize;
                 if start + data.len() > buf.len() {
-                    return Response::Error { code: ErrorCode::OutOfRange };
+                    return Response::Error {
+                        code: ErrorCode::OutOfRange,
+                    };
                 }
                 buf[start..start + data.len()].copy_from_slice(data);
                 self.invoked = false;
@@ -79,20 +89,36 @@ impl Sim {
                 self.invoked = true;
                 Response::Invoked { ticks: TICKS }
             }
-            Request::ReadOutput { output, offset, len } => {
+            Request::ReadOutput {
+                output,
+                offset,
+                len,
+            } => {
                 let Some(buf) = self.outputs.get(output as usize) else {
-                    return Response::Error { code: ErrorCode::NoSuchTensor };
+                    return Response::Error {
+                        code: ErrorCode::NoSuchTensor,
+                    };
                 };
                 let start = offset as usize;
                 if start + len as usize > buf.len() {
-                    return Response::Error { code: ErrorCode::OutOfRange };
+                    return Response::Error {
+                        code: ErrorCode::OutOfRange,
+                    };
                 }
                 if !self.invoked {
-                    return Response::Error { code: ErrorCode::NotInvoked };
+                    return Response::Error {
+                        code: ErrorCode::NotInvoked,
+                    };
                 }
-                Response::Output { offset, data: &buf[start..start + len as usize] }
+                Response::Output {
+                    offset,
+                    data: &buf[start..start + len as usize],
+                }
             }
-            Request::Stats => Response::Stats { stack_used: 512, stack_reserve: 2048 },
+            Request::Stats => Response::Stats {
+                stack_used: 512,
+                stack_reserve: 2048,
+            },
         }
     }
 }
@@ -133,7 +159,9 @@ fn fake(faults: Faults) -> (TTYPort, Fake) {
                 Err(_) => break,
             };
             for &b in &buf[..got] {
-                let Some(frame) = reader.push(b) else { continue };
+                let Some(frame) = reader.push(b) else {
+                    continue;
+                };
                 let k = n;
                 n += 1;
                 if faults.lose.contains(&k) {
@@ -147,15 +175,22 @@ fn fake(faults: Faults) -> (TTYPort, Fake) {
                             encode_response(&resp, &mut out).unwrap().to_vec()
                         }
                         Err(_) => encode_response(
-                            &Response::Error { code: ErrorCode::BadRequest },
+                            &Response::Error {
+                                code: ErrorCode::BadRequest,
+                            },
                             &mut out,
                         )
                         .unwrap()
                         .to_vec(),
                     },
-                    _ => encode_response(&Response::Error { code: ErrorCode::BadFrame }, &mut out)
-                        .unwrap()
-                        .to_vec(),
+                    _ => encode_response(
+                        &Response::Error {
+                            code: ErrorCode::BadFrame,
+                        },
+                        &mut out,
+                    )
+                    .unwrap()
+                    .to_vec(),
                 };
                 if let Some((version, rest)) = &faults.version {
                     // A hello answer of another protocol version: tag 0, version, then bytes
@@ -164,7 +199,9 @@ fn fake(faults: Faults) -> (TTYPort, Fake) {
                     body.extend(postcard::to_stdvec(version).unwrap());
                     body.extend(rest);
                     let mut out = [0u8; MAX_FRAME];
-                    frame_bytes = encode_frame(CHANNEL_PROTOCOL, &body, &mut out).unwrap().to_vec();
+                    frame_bytes = encode_frame(CHANNEL_PROTOCOL, &body, &mut out)
+                        .unwrap()
+                        .to_vec();
                 }
                 if let Some(g) = &faults.garbage {
                     frame_bytes = g.clone();
@@ -192,7 +229,13 @@ fn fake(faults: Faults) -> (TTYPort, Fake) {
         }
         n
     });
-    (slave, Fake { stop, thread: Some(thread) })
+    (
+        slave,
+        Fake {
+            stop,
+            thread: Some(thread),
+        },
+    )
 }
 
 fn quick() -> LinkOptions {
@@ -214,7 +257,11 @@ fn sample() -> (Vec<u8>, Vec<u8>) {
 }
 
 fn expected(input: &[u8]) -> Vec<u8> {
-    f32_bytes(input.chunks_exact(4).map(|c| 2.0 * f32::from_le_bytes(c.try_into().unwrap()) + 1.0))
+    f32_bytes(
+        input
+            .chunks_exact(4)
+            .map(|c| 2.0 * f32::from_le_bytes(c.try_into().unwrap()) + 1.0),
+    )
 }
 
 fn check_sample<P: Port>(dev: &mut Device<P>) {
@@ -245,7 +292,10 @@ fn session_through_simulated_device() {
 
 #[test]
 fn damaged_answers_are_resent() {
-    let (port, _fake) = fake(Faults { corrupt: vec![0, 2, 5], ..Faults::default() });
+    let (port, _fake) = fake(Faults {
+        corrupt: vec![0, 2, 5],
+        ..Faults::default()
+    });
     let mut dev = Device::with_options(port, quick());
     dev.hello(&HASH).unwrap();
     check_sample(&mut dev);
@@ -256,7 +306,10 @@ fn damaged_answers_are_resent() {
 
 #[test]
 fn lost_answers_time_out_and_are_resent() {
-    let (port, _fake) = fake(Faults { drop: vec![1, 6], ..Faults::default() });
+    let (port, _fake) = fake(Faults {
+        drop: vec![1, 6],
+        ..Faults::default()
+    });
     let mut dev = Device::with_options(port, quick());
     dev.hello(&HASH).unwrap();
     check_sample(&mut dev);
@@ -282,7 +335,10 @@ fn late_answers_are_not_mistaken_for_later_ones() {
 
 #[test]
 fn log_frames_are_skipped() {
-    let (port, _fake) = fake(Faults { log_frames: true, ..Faults::default() });
+    let (port, _fake) = fake(Faults {
+        log_frames: true,
+        ..Faults::default()
+    });
     let mut dev = Device::with_options(port, quick());
     dev.hello(&HASH).unwrap();
     check_sample(&mut dev);
@@ -291,8 +347,10 @@ fn log_frames_are_skipped() {
 
 #[test]
 fn version_is_checked_before_decoding_the_rest() {
-    let (port, _fake) =
-        fake(Faults { version: Some((2, vec![0xff; 40])), ..Faults::default() });
+    let (port, _fake) = fake(Faults {
+        version: Some((2, vec![0xff; 40])),
+        ..Faults::default()
+    });
     let mut dev = Device::with_options(port, quick());
     match dev.hello(&HASH) {
         Err(LinkError::VersionMismatch { device: 2, host }) => assert_eq!(host, PROTOCOL_VERSION),
@@ -302,7 +360,10 @@ fn version_is_checked_before_decoding_the_rest() {
 
 #[test]
 fn stale_firmware_names_both_hashes() {
-    let (port, _fake) = fake(Faults { hash: Some([0xab; 16]), ..Faults::default() });
+    let (port, _fake) = fake(Faults {
+        hash: Some([0xab; 16]),
+        ..Faults::default()
+    });
     let mut dev = Device::with_options(port, quick());
     let err = dev.hello(&HASH).unwrap_err();
     match &err {
@@ -313,7 +374,10 @@ fn stale_firmware_names_both_hashes() {
         other => panic!("expected a hash mismatch, got {other:?}"),
     }
     let msg = err.to_string();
-    assert!(msg.contains(&hex::encode(HASH)) && msg.contains(&"ab".repeat(16)), "{msg}");
+    assert!(
+        msg.contains(&hex::encode(HASH)) && msg.contains(&"ab".repeat(16)),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -347,19 +411,32 @@ fn device_refusals_are_typed() {
     let mut dev = Device::with_options(port, quick());
     dev.hello(&HASH).unwrap();
     match dev.write_input(7, &[0; 4]) {
-        Err(LinkError::DeviceError { request: "WriteInput", code: ErrorCode::NoSuchTensor }) => {}
+        Err(LinkError::DeviceError {
+            request: "WriteInput",
+            code: ErrorCode::NoSuchTensor,
+        }) => {}
         other => panic!("{other:?}"),
     }
     match dev.write_input(0, &[0; 68]) {
-        Err(LinkError::DeviceError { code: ErrorCode::OutOfRange, .. }) => {}
+        Err(LinkError::DeviceError {
+            code: ErrorCode::OutOfRange,
+            ..
+        }) => {}
         other => panic!("{other:?}"),
     }
     match dev.read_output(0, 64) {
-        Err(LinkError::DeviceError { request: "ReadOutput", code: ErrorCode::NotInvoked }) => {}
+        Err(LinkError::DeviceError {
+            request: "ReadOutput",
+            code: ErrorCode::NotInvoked,
+        }) => {}
         other => panic!("{other:?}"),
     }
     match dev.run_sample(&[&[0; 64]], &[64, 1200]) {
-        Err(LinkError::TensorCount { what: "inputs", expected: 2, got: 1 }) => {}
+        Err(LinkError::TensorCount {
+            what: "inputs",
+            expected: 2,
+            got: 1,
+        }) => {}
         other => panic!("{other:?}"),
     }
 }

@@ -3,8 +3,8 @@
 
 use kiln_kernels::f32::*;
 
-use super::cx::{Cx, NodeCx, strides_of};
-use super::spec::{In, MAX_OPSET, OpSpec};
+use super::cx::{strides_of, Cx, NodeCx};
+use super::spec::{In, OpSpec, MAX_OPSET};
 use super::Reason;
 
 const INPUTS: &[In] = &[In::f32("A"), In::f32("B")];
@@ -49,7 +49,13 @@ fn lower_prelu(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
 /// The numpy broadcast of two shapes.
 pub(crate) fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
     let r = a.len().max(b.len());
-    let dim = |s: &[usize], d: usize| if d + s.len() >= r { s[d + s.len() - r] } else { 1 };
+    let dim = |s: &[usize], d: usize| {
+        if d + s.len() >= r {
+            s[d + s.len() - r]
+        } else {
+            1
+        }
+    };
     (0..r)
         .map(|d| match (dim(a, d), dim(b, d)) {
             (x, y) if x == y => Some(x),
@@ -103,7 +109,11 @@ pub(crate) fn binary_params(
         dims.push((1, 0, 0));
     }
     if dims.len() > MAX_RANK {
-        return Err(Reason::Rank { value: value.to_string(), rank: dims.len(), max: MAX_RANK });
+        return Err(Reason::Rank {
+            value: value.to_string(),
+            rank: dims.len(),
+            max: MAX_RANK,
+        });
     }
     let mut p = BinaryP {
         op,
@@ -160,7 +170,10 @@ mod tests {
         assert_eq!((p.rank, p.out_shape[0], p.a_strides[0]), (1, 24, 1));
         // Bias over the last dim: [6, 4] with b strides [0, 1].
         let p = binary_params("y", BIN_ADD, &out, &[12, 4, 1], &[0, 0, 1]).unwrap();
-        assert_eq!((p.rank, p.out_shape[..2].to_vec(), p.b_strides[..2].to_vec()), (2, vec![6, 4], vec![0, 1]));
+        assert_eq!(
+            (p.rank, p.out_shape[..2].to_vec(), p.b_strides[..2].to_vec()),
+            (2, vec![6, 4], vec![0, 1])
+        );
         // Scalar output.
         let p = binary_params("y", BIN_MUL, &[], &[], &[]).unwrap();
         assert_eq!((p.rank, p.out_shape[0]), (1, 1));

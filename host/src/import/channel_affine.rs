@@ -4,12 +4,17 @@
 
 use kiln_kernels::f32::*;
 
-use super::cx::{Cx, NodeCx, fits_u32};
-use super::spec::{In, MAX_OPSET, OpSpec};
+use super::cx::{fits_u32, Cx, NodeCx};
+use super::spec::{In, OpSpec, MAX_OPSET};
 use super::Reason;
 
-const BN_INPUTS: &[In] =
-    &[In::f32("X"), In::weight("scale"), In::weight("B"), In::weight("mean"), In::weight("var")];
+const BN_INPUTS: &[In] = &[
+    In::f32("X"),
+    In::weight("scale"),
+    In::weight("B"),
+    In::weight("mean"),
+    In::weight("var"),
+];
 
 pub(super) const SPECS: &[OpSpec] = &[
     OpSpec {
@@ -45,7 +50,13 @@ pub(super) const SPECS: &[OpSpec] = &[
 ];
 
 /// `(scale', shift')` of an inference BatchNormalization.
-pub(crate) fn bn_affine(scale: &[f32], bias: &[f32], mean: &[f32], var: &[f32], eps: f32) -> (Vec<f32>, Vec<f32>) {
+pub(crate) fn bn_affine(
+    scale: &[f32],
+    bias: &[f32],
+    mean: &[f32],
+    var: &[f32],
+    eps: f32,
+) -> (Vec<f32>, Vec<f32>) {
     let s: Vec<f32> = scale
         .iter()
         .zip(var)
@@ -110,6 +121,13 @@ fn lower_bn(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
     let tt = cx.konst(n.derived("shift"), vec![c], shift);
     let y = cx.output(out)?;
     // MACs count Conv / Dense work only (the usual convention for model MACs).
-    cx.emit(n, KOp::ChannelAffine(p), vec![xt, st, tt], vec![y], vec![], 0);
+    cx.emit(
+        n,
+        KOp::ChannelAffine(p),
+        vec![xt, st, tt],
+        vec![y],
+        vec![],
+        0,
+    );
     Ok(())
 }

@@ -3,8 +3,8 @@
 
 use kiln_kernels::f32::*;
 
-use super::cx::{Cx, NodeCx, fits_u32, norm_axis};
-use super::spec::{In, MAX_OPSET, OpSpec};
+use super::cx::{fits_u32, norm_axis, Cx, NodeCx};
+use super::spec::{In, OpSpec, MAX_OPSET};
 use super::Reason;
 
 pub(super) const SPECS: &[OpSpec] = &[OpSpec {
@@ -36,8 +36,7 @@ fn lower_concat(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
     for i in 0..n.n_inputs() {
         let name = n.req(i)?;
         let s = cx.shape(name)?;
-        let fits = s.len() == so.len()
-            && (0..s.len()).all(|d| d == axis || s[d] == so[d]);
+        let fits = s.len() == so.len() && (0..s.len()).all(|d| d == axis || s[d] == so[d]);
         if !fits {
             return Err(Reason::InvalidValue {
                 input: name.to_string(),
@@ -51,33 +50,67 @@ fn lower_concat(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
     }
     debug_assert_eq!(total, so[axis]);
     let y = cx.output(out)?;
+    concat_into(cx, n, &parts, outer, inner, y, |len| {
+        let mut shape = so.clone();
+        shape[axis] = len;
+        shape
+    })
+}
+
+/// Concatenates `parts` (tensor, length along the axis) into `y`, with the data viewed as
+/// `[outer, axis, inner]`; chained when there are more than `MAX_CONCAT` parts (the first node
+/// takes `MAX_CONCAT` inputs, each next one the running result plus up to `MAX_CONCAT - 1`
+/// more). `temp_shape(len)` is the shape of a running result `len` long on the axis.
+pub(crate) fn concat_into(
+    cx: &mut Cx,
+    n: &NodeCx,
+    parts: &[(usize, usize)],
+    outer: usize,
+    inner: usize,
+    y: usize,
+    temp_shape: impl Fn(usize) -> Vec<usize>,
+) -> Result<(), Reason> {
     if parts.len() == 1 {
         return super::strided::emit_copy(cx, n, parts[0].0, y);
     }
-    // Chain: the first node takes MAX_CONCAT inputs, each next one the running result plus up to
-    // MAX_CONCAT - 1 more.
     let mut acc: Option<(usize, usize)> = None;
-    let mut rest = parts.as_slice();
+    let mut rest = parts;
     let mut step = 0;
     while !rest.is_empty() {
-        let room = if acc.is_some() { MAX_CONCAT - 1 } else { MAX_CONCAT };
+        let room = if acc.is_some() {
+            MAX_CONCAT - 1
+        } else {
+            MAX_CONCAT
+        };
         let take = rest.len().min(room);
-        let group: Vec<(usize, usize)> = acc.into_iter().chain(rest[..take].iter().copied()).collect();
+        let group: Vec<(usize, usize)> = acc
+            .into_iter()
+            .chain(rest[..take].iter().copied())
+            .collect();
         rest = &rest[take..];
         let axis_len: usize = group.iter().map(|g| g.1).sum();
         let target = if rest.is_empty() {
             y
         } else {
-            let mut shape = so.clone();
-            shape[axis] = axis_len;
             step += 1;
-            cx.temp(n.derived(&format!("part{step}")), shape)
+            cx.temp(n.derived(&format!("part{step}")), temp_shape(axis_len))
         };
-        let mut p = ConcatP { outer: fits_u32("outer", outer)?, count: group.len() as u32, parts: [0; MAX_CONCAT] };
+        let mut p = ConcatP {
+            outer: fits_u32("outer", outer)?,
+            count: group.len() as u32,
+            parts: [0; MAX_CONCAT],
+        };
         for (i, g) in group.iter().enumerate() {
             p.parts[i] = fits_u32("part", g.1 * inner)?;
         }
-        cx.emit(n, KOp::Concat(p), group.iter().map(|g| g.0).collect(), vec![target], vec![], 0);
+        cx.emit(
+            n,
+            KOp::Concat(p),
+            group.iter().map(|g| g.0).collect(),
+            vec![target],
+            vec![],
+            0,
+        );
         acc = Some((target, axis_len));
     }
     Ok(())

@@ -3,8 +3,8 @@
 
 use kiln_kernels::f32::*;
 
-use super::cx::{Cx, NodeCx, fits_u32};
-use super::spec::{In, MAX_OPSET, OpSpec};
+use super::cx::{fits_u32, Cx, NodeCx};
+use super::spec::{In, OpSpec, MAX_OPSET};
 use super::Reason;
 
 pub(super) const SPECS: &[OpSpec] = &[OpSpec {
@@ -13,7 +13,14 @@ pub(super) const SPECS: &[OpSpec] = &[OpSpec {
     inputs: &[In::f32("X"), In::weight("W"), In::weight("B").opt()],
     variadic: false,
     outputs: (1, 1),
-    attrs: &["auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"],
+    attrs: &[
+        "auto_pad",
+        "dilations",
+        "group",
+        "kernel_shape",
+        "pads",
+        "strides",
+    ],
     family: "conv2d",
     lower: lower_conv,
 }];
@@ -59,7 +66,9 @@ pub(crate) fn window(
                 p[..r].iter().map(|&x| x as usize).collect(),
                 p[r..].iter().map(|&x| x as usize).collect(),
             ),
-            Some(_) => return Err(n.bad_attr("pads", format!("needs {} non-negative values", 2 * r))),
+            Some(_) => {
+                return Err(n.bad_attr("pads", format!("needs {} non-negative values", 2 * r)))
+            }
         },
         "VALID" => (vec![0; r], vec![0; r]),
         "SAME_UPPER" | "SAME_LOWER" => {
@@ -69,14 +78,22 @@ pub(crate) fn window(
                 let out = input[d].div_ceil(strides[d]);
                 let total = ((out - 1) * strides[d] + span[d]).saturating_sub(input[d]);
                 let small = total / 2;
-                let (pb, pe) =
-                    if auto_pad == "SAME_UPPER" { (small, total - small) } else { (total - small, small) };
+                let (pb, pe) = if auto_pad == "SAME_UPPER" {
+                    (small, total - small)
+                } else {
+                    (total - small, small)
+                };
                 b[d] = pb;
                 e[d] = pe;
             }
             (b, e)
         }
-        _ => return Err(n.bad_attr("auto_pad", "expected NOTSET, SAME_UPPER, SAME_LOWER or VALID")),
+        _ => {
+            return Err(n.bad_attr(
+                "auto_pad",
+                "expected NOTSET, SAME_UPPER, SAME_LOWER or VALID",
+            ))
+        }
     };
     let mut out = vec![0; r];
     for d in 0..r {
@@ -84,17 +101,31 @@ pub(crate) fn window(
         if padded < span[d] {
             return Err(Reason::InvalidValue {
                 input: n.name.clone(),
-                why: format!("the window ({} cells) is larger than the padded input ({padded})", span[d]),
+                why: format!(
+                    "the window ({} cells) is larger than the padded input ({padded})",
+                    span[d]
+                ),
             });
         }
         let room = padded - span[d];
-        let mut o = if ceil_mode { room.div_ceil(strides[d]) } else { room / strides[d] } + 1;
+        let mut o = if ceil_mode {
+            room.div_ceil(strides[d])
+        } else {
+            room / strides[d]
+        } + 1;
         if ceil_mode && (o - 1) * strides[d] >= input[d] + pad_begin[d] {
             o -= 1;
         }
         out[d] = o;
     }
-    Ok(Window { kernel: kernel.to_vec(), strides, dilations, pad_begin, pad_end, out })
+    Ok(Window {
+        kernel: kernel.to_vec(),
+        strides,
+        dilations,
+        pad_begin,
+        pad_end,
+        out,
+    })
 }
 
 /// `[h, w]` views of 1-D / 2-D window params (1-D puts everything in `w`).
@@ -111,7 +142,10 @@ fn lower_conv(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
     let (sx, sw) = (cx.shape(x)?, cx.shape(w)?);
     if !(3..=4).contains(&sx.len()) {
         return Err(Reason::Limitation {
-            what: format!("Conv on rank-{} input (kiln runs 1-D and 2-D convolutions)", sx.len()),
+            what: format!(
+                "Conv on rank-{} input (kiln runs 1-D and 2-D convolutions)",
+                sx.len()
+            ),
         });
     }
     if sw.len() != sx.len() {
@@ -123,19 +157,28 @@ fn lower_conv(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
     let groups = n.attr_i("group", 1)?;
     let (batch, in_c, out_c) = (sx[0], sx[1], sw[0]);
     if groups < 1 || in_c % groups as usize != 0 || out_c % groups as usize != 0 {
-        return Err(n.bad_attr("group", format!("must divide {in_c} input and {out_c} output channels")));
+        return Err(n.bad_attr(
+            "group",
+            format!("must divide {in_c} input and {out_c} output channels"),
+        ));
     }
     let groups = groups as usize;
     if sw[1] != in_c / groups {
         return Err(Reason::InvalidValue {
             input: w.to_string(),
-            why: format!("weights {sw:?} need {} input channels per group", in_c / groups),
+            why: format!(
+                "weights {sw:?} need {} input channels per group",
+                in_c / groups
+            ),
         });
     }
     let kernel = sw[2..].to_vec();
     if let Some(ks) = n.attr_ints("kernel_shape")? {
         if ks.iter().map(|&k| k as usize).collect::<Vec<_>>() != kernel {
-            return Err(n.bad_attr("kernel_shape", format!("differs from the weights' {kernel:?}")));
+            return Err(n.bad_attr(
+                "kernel_shape",
+                format!("differs from the weights' {kernel:?}"),
+            ));
         }
     }
     let win = window(n, &sx[2..], &kernel, false)?;

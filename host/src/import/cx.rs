@@ -66,8 +66,9 @@ pub(crate) fn arr_u32(v: &[usize]) -> [u32; MAX_RANK] {
 
 /// Checks that every number fits the `u32` kernel params.
 pub(crate) fn fits_u32(what: &str, v: usize) -> Result<u32, Reason> {
-    u32::try_from(v)
-        .map_err(|_| Reason::Limitation { what: format!("{what} = {v} does not fit in 32 bits") })
+    u32::try_from(v).map_err(|_| Reason::Limitation {
+        what: format!("{what} = {v} does not fit in 32 bits"),
+    })
 }
 
 pub(crate) struct Cx<'a> {
@@ -88,7 +89,14 @@ impl<'a> Cx<'a> {
         graph_outputs: HashSet<&'a str>,
         used: HashSet<&'a str>,
     ) -> Self {
-        Cx { g: ir::Graph::default(), values, ids: HashMap::new(), graph_outputs, used, overlay: HashMap::new() }
+        Cx {
+            g: ir::Graph::default(),
+            values,
+            ids: HashMap::new(),
+            graph_outputs,
+            used,
+            overlay: HashMap::new(),
+        }
     }
 
     /// Whether some node reads the value or it is a graph output.
@@ -112,10 +120,12 @@ impl<'a> Cx<'a> {
         if let Some(s) = self.overlay.get(name) {
             return Ok(s.clone());
         }
-        self.info(name).and_then(|v| v.shape.clone()).ok_or_else(|| Reason::UnknownShape {
-            value: name.to_string(),
-            cause: "tract's analysis gave no concrete shape".into(),
-        })
+        self.info(name)
+            .and_then(|v| v.shape.clone())
+            .ok_or_else(|| Reason::UnknownShape {
+                value: name.to_string(),
+                cause: "tract's analysis gave no concrete shape".into(),
+            })
     }
 
     /// Checks kiln's computed shape of `value` against tract's; where tract has none, kiln's
@@ -123,9 +133,11 @@ impl<'a> Cx<'a> {
     pub fn check_shape(&mut self, value: &str, kiln: &[usize]) -> Result<(), Reason> {
         match self.shape(value) {
             Ok(tract) if tract == kiln => Ok(()),
-            Ok(tract) => {
-                Err(Reason::ShapeMismatch { value: value.to_string(), kiln: kiln.to_vec(), tract })
-            }
+            Ok(tract) => Err(Reason::ShapeMismatch {
+                value: value.to_string(),
+                kiln: kiln.to_vec(),
+                tract,
+            }),
             Err(_) => {
                 self.overlay.insert(value.to_string(), kiln.to_vec());
                 Ok(())
@@ -137,7 +149,10 @@ impl<'a> Cx<'a> {
         let v = self
             .info(name)
             .and_then(|v| v.value.as_ref())
-            .ok_or_else(|| Reason::NotConstant { input: name.to_string(), role })?;
+            .ok_or_else(|| Reason::NotConstant {
+                input: name.to_string(),
+                role,
+            })?;
         tensor_f32(v).ok_or_else(|| Reason::DType {
             value: name.to_string(),
             dtype: super::dtype_name(v.datum_type()),
@@ -149,7 +164,10 @@ impl<'a> Cx<'a> {
         let v = self
             .info(name)
             .and_then(|v| v.value.as_ref())
-            .ok_or_else(|| Reason::NotConstant { input: name.to_string(), role })?;
+            .ok_or_else(|| Reason::NotConstant {
+                input: name.to_string(),
+                role,
+            })?;
         tensor_i64(v).ok_or_else(|| Reason::DType {
             value: name.to_string(),
             dtype: super::dtype_name(v.datum_type()),
@@ -177,25 +195,38 @@ impl<'a> Cx<'a> {
             self.ids.insert(name.to_string(), id);
             return Ok(id);
         }
-        Err(Reason::UnknownShape { value: name.to_string(), cause: "no earlier node computes it".into() })
+        Err(Reason::UnknownShape {
+            value: name.to_string(),
+            cause: "no earlier node computes it".into(),
+        })
     }
 
     /// A new constant tensor (not registered under an ONNX name).
     pub fn konst(&mut self, name: String, shape: Vec<usize>, data: Vec<f32>) -> TensorId {
         debug_assert_eq!(shape.iter().product::<usize>(), data.len());
-        self.g.add_tensor(ir::Tensor { name, shape, data: Some(data) })
+        self.g.add_tensor(ir::Tensor {
+            name,
+            shape,
+            data: Some(data),
+        })
     }
 
     /// A kiln-internal activation (between the nodes one ONNX node lowers to).
     pub fn temp(&mut self, name: String, shape: Vec<usize>) -> TensorId {
-        self.g.add_tensor(ir::Tensor { name, shape, data: None })
+        self.g.add_tensor(ir::Tensor {
+            name,
+            shape,
+            data: None,
+        })
     }
 
     /// The activation tensor for an ONNX node output, with the shape tract inferred.
     pub fn output(&mut self, name: &str) -> Result<TensorId, Reason> {
         let shape = self.shape(name)?;
         if shape.contains(&0) {
-            return Err(Reason::Limitation { what: format!("`{name}` is empty (shape {shape:?})") });
+            return Err(Reason::Limitation {
+                what: format!("`{name}` is empty (shape {shape:?})"),
+            });
         }
         let id = self.temp(name.to_string(), shape);
         self.ids.insert(name.to_string(), id);
@@ -265,7 +296,12 @@ fn attr_value_text(a: &pb::AttributeProto) -> String {
 
 impl<'a> NodeCx<'a> {
     pub fn new(proto: &'a pb::NodeProto, name: String, opset: i64, spec: &'static OpSpec) -> Self {
-        NodeCx { proto, name, opset, spec }
+        NodeCx {
+            proto,
+            name,
+            opset,
+            spec,
+        }
     }
 
     pub fn op_type(&self) -> &str {
@@ -274,7 +310,11 @@ impl<'a> NodeCx<'a> {
 
     /// Input `i`, `None` when absent or given as "" (optional input left out).
     pub fn input(&self, i: usize) -> Option<&'a str> {
-        self.proto.input.get(i).map(|s| s.as_str()).filter(|s| !s.is_empty())
+        self.proto
+            .input
+            .get(i)
+            .map(|s| s.as_str())
+            .filter(|s| !s.is_empty())
     }
 
     /// A required input (the spec check guarantees it is there).
@@ -292,7 +332,11 @@ impl<'a> NodeCx<'a> {
 
     /// Output `i`, `None` when absent or "".
     pub fn output(&self, i: usize) -> Option<&'a str> {
-        self.proto.output.get(i).map(|s| s.as_str()).filter(|s| !s.is_empty())
+        self.proto
+            .output
+            .get(i)
+            .map(|s| s.as_str())
+            .filter(|s| !s.is_empty())
     }
 
     pub fn out0(&self) -> Result<&'a str, Reason> {
@@ -349,7 +393,9 @@ impl<'a> NodeCx<'a> {
     pub fn attr_ints(&self, name: &str) -> Result<Option<Vec<i64>>, Reason> {
         match self.attr(name) {
             None => Ok(None),
-            Some(a) if Self::is(a, pb::attribute_proto::AttributeType::Ints) => Ok(Some(a.ints.clone())),
+            Some(a) if Self::is(a, pb::attribute_proto::AttributeType::Ints) => {
+                Ok(Some(a.ints.clone()))
+            }
             Some(a) => Err(Self::wrong_type(a, "a list of ints")),
         }
     }
@@ -358,7 +404,10 @@ impl<'a> NodeCx<'a> {
     pub fn bad_attr(&self, name: &str, why: impl Into<String>) -> Reason {
         Reason::AttributeValue {
             name: name.to_string(),
-            value: self.attr(name).map(attr_value_text).unwrap_or_else(|| "(default)".into()),
+            value: self
+                .attr(name)
+                .map(attr_value_text)
+                .unwrap_or_else(|| "(default)".into()),
             why: why.into(),
         }
     }

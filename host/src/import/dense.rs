@@ -4,8 +4,8 @@
 use kiln_kernels::f32::*;
 
 use super::binary::{binary_params, broadcast_strides};
-use super::cx::{Cx, NodeCx, fits_u32};
-use super::spec::{In, MAX_OPSET, OpSpec};
+use super::cx::{fits_u32, Cx, NodeCx};
+use super::spec::{In, OpSpec, MAX_OPSET};
 use super::strided::strided_params;
 use super::Reason;
 
@@ -33,7 +33,10 @@ pub(super) const SPECS: &[OpSpec] = &[
 ];
 
 fn rank_error(input: &str, what: &str, shape: &[usize]) -> Reason {
-    Reason::InvalidValue { input: input.to_string(), why: format!("{what}, got shape {shape:?}") }
+    Reason::InvalidValue {
+        input: input.to_string(),
+        why: format!("{what}, got shape {shape:?}"),
+    }
 }
 
 fn lower_gemm(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
@@ -49,8 +52,16 @@ fn lower_gemm(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
     if sb.len() != 2 {
         return Err(rank_error(b, "Gemm needs a 2-D B", &sb));
     }
-    let (m, k) = if trans_a { (sa[1], sa[0]) } else { (sa[0], sa[1]) };
-    let (kb, nn) = if trans_b { (sb[1], sb[0]) } else { (sb[0], sb[1]) };
+    let (m, k) = if trans_a {
+        (sa[1], sa[0])
+    } else {
+        (sa[0], sa[1])
+    };
+    let (kb, nn) = if trans_b {
+        (sb[1], sb[0])
+    } else {
+        (sb[0], sb[1])
+    };
     if k != kb {
         return Err(Reason::InvalidValue {
             input: b.to_string(),
@@ -66,7 +77,11 @@ fn lower_gemm(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
         let mut w = vec![0.0; k * nn];
         for kk in 0..k {
             for j in 0..nn {
-                let v = if trans_b { bdata[j * k + kk] } else { bdata[kk * nn + j] };
+                let v = if trans_b {
+                    bdata[j * k + kk]
+                } else {
+                    bdata[kk * nn + j]
+                };
                 w[kk * nn + j] = alpha * v;
             }
         }
@@ -148,22 +163,31 @@ fn lower_gemm(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
     Ok(())
 }
 
+/// MatMul with constant B. `A [..., m, k] x B [k, n]` is one Dense node over all of A's
+/// leading dims. A batched B (`[..., k, n]`, numpy-broadcast against A's leading dims) becomes one
+/// Dense per output batch (each on its slice of A, with its slice of B), concatenated.
 fn lower_matmul(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
     let (a, b, out) = (n.req(0)?, n.req(1)?, n.out0()?);
     let (sa, sb) = (cx.shape(a)?, cx.shape(b)?);
-    let (k, nn) = match sb.as_slice() {
-        [k, nn] => (*k, *nn),
-        [k] => (*k, 1),
-        _ => {
-            return Err(Reason::Limitation {
-                what: format!("MatMul with weights B of rank {} (kiln needs 1-D or 2-D)", sb.len()),
-            });
-        }
+    if sa.is_empty() || sb.is_empty() {
+        return Err(rank_error(
+            a,
+            "MatMul needs operands of rank 1 or more",
+            &sa,
+        ));
+    }
+    // ONNX: a 1-D A gets a leading 1 (dropped from the result), a 1-D B a trailing 1.
+    let a_vec = sa.len() == 1;
+    let b_vec = sb.len() == 1;
+    let (m, ka) = if a_vec {
+        (1, sa[0])
+    } else {
+        (sa[sa.len() - 2], sa[sa.len() - 1])
     };
-    let (batch, m, ka) = match sa.as_slice() {
-        [] => return Err(rank_error(a, "MatMul needs A of rank 1 or more", &sa)),
-        [k] => (1, 1, *k),
-        [lead @ .., m, k] => (lead.iter().product::<usize>(), *m, *k),
+    let (k, nn) = if b_vec {
+        (sb[0], 1)
+    } else {
+        (sb[sb.len() - 2], sb[sb.len() - 1])
     };
     if ka != k {
         return Err(Reason::InvalidValue {
@@ -171,27 +195,96 @@ fn lower_matmul(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
             why: format!("inner dimensions differ: A gives {ka}, B gives {k}"),
         });
     }
-    let mut expected: Vec<usize> = sa[..sa.len().saturating_sub(1)].to_vec();
-    if sb.len() == 2 {
+    let a_batch: &[usize] = if a_vec { &[] } else { &sa[..sa.len() - 2] };
+    let b_batch: &[usize] = if b_vec { &[] } else { &sb[..sb.len() - 2] };
+    let out_batch =
+        super::binary::broadcast_shape(a_batch, b_batch).ok_or_else(|| Reason::InvalidValue {
+            input: b.to_string(),
+            why: format!("batch dims {a_batch:?} and {b_batch:?} do not broadcast"),
+        })?;
+    let mut expected = out_batch.clone();
+    if !a_vec {
+        expected.push(m);
+    }
+    if !b_vec {
         expected.push(nn);
     }
     cx.check_shape(out, &expected)?;
+    let w = cx.const_f32(b, "weights B")?;
+    let nb: usize = out_batch.iter().product();
+    let dense = |batch: usize| -> Result<DenseP, Reason> {
+        Ok(DenseP {
+            batch: fits_u32("batch", batch)?,
+            m: fits_u32("m", m)?,
+            k: fits_u32("k", k)?,
+            n: fits_u32("n", nn)?,
+            bias_full: false,
+            act: Act::NONE,
+        })
+    };
     let xa = cx.tensor(a)?;
-    let wt = if sb.len() == 2 {
-        cx.tensor(b)?
-    } else {
-        let w = cx.const_f32(b, "weights B")?;
-        cx.konst(n.derived("weights"), vec![k, 1], w)
+    if b_batch.iter().all(|&d| d == 1) {
+        // One weight matrix for every row of A (A's leading dims are the output's).
+        let wt = if sb.len() == 2 {
+            cx.tensor(b)?
+        } else {
+            cx.konst(n.derived("weights"), vec![k, nn], w)
+        };
+        let batch = nb.max(1);
+        let y = cx.output(out)?;
+        cx.emit(
+            n,
+            KOp::Dense(dense(batch)?),
+            vec![xa, wt],
+            vec![y],
+            vec![],
+            (batch * m * k * nn) as u64,
+        );
+        return Ok(());
+    }
+    let no_broadcast = || Reason::InvalidValue {
+        input: b.to_string(),
+        why: format!("batch dims {a_batch:?} and {b_batch:?} do not broadcast"),
     };
+    let a_strides =
+        super::binary::broadcast_strides(a_batch, &out_batch).ok_or_else(no_broadcast)?;
+    let b_strides =
+        super::binary::broadcast_strides(b_batch, &out_batch).ok_or_else(no_broadcast)?;
+    let a_count: usize = a_batch.iter().product();
     let y = cx.output(out)?;
-    let p = DenseP {
-        batch: fits_u32("batch", batch)?,
-        m: fits_u32("m", m)?,
-        k: fits_u32("k", k)?,
-        n: fits_u32("n", nn)?,
-        bias_full: false,
-        act: Act::NONE,
-    };
-    cx.emit(n, KOp::Dense(p), vec![xa, wt], vec![y], vec![], (batch * m * k * nn) as u64);
-    Ok(())
+    let mut parts = vec![];
+    for ob in 0..nb {
+        // Multi-index of batch `ob`, mapped to A's and B's batch (0 on broadcast dims).
+        let (mut rem, mut ai, mut bi) = (ob, 0, 0);
+        for d in (0..out_batch.len()).rev() {
+            let i = rem % out_batch[d];
+            rem /= out_batch[d];
+            ai += i * a_strides[d];
+            bi += i * b_strides[d];
+        }
+        let x = if a_count == 1 {
+            xa
+        } else {
+            let t = cx.temp(n.derived(&format!("a{ob}")), vec![m, k]);
+            let p = strided_params(&n.derived("a"), &[m * k], &[1], ai * m * k)?;
+            cx.emit(n, KOp::Strided(p), vec![xa], vec![t], vec![], 0);
+            t
+        };
+        let wt = cx.konst(
+            n.derived(&format!("weights{ob}")),
+            vec![k, nn],
+            w[bi * k * nn..(bi + 1) * k * nn].to_vec(),
+        );
+        let r = cx.temp(n.derived(&format!("mm{ob}")), vec![m, nn]);
+        cx.emit(
+            n,
+            KOp::Dense(dense(1)?),
+            vec![x, wt],
+            vec![r],
+            vec![],
+            (m * k * nn) as u64,
+        );
+        parts.push((r, 1));
+    }
+    super::concat::concat_into(cx, n, &parts, 1, m * nn, y, |len| vec![len, m, nn])
 }

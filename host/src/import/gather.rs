@@ -3,8 +3,8 @@
 
 use kiln_kernels::f32::*;
 
-use super::cx::{Cx, NodeCx, fits_u32, norm_axis};
-use super::spec::{In, MAX_OPSET, OpSpec};
+use super::cx::{fits_u32, norm_axis, Cx, NodeCx};
+use super::spec::{In, OpSpec, MAX_OPSET};
 use super::Reason;
 
 pub(super) const SPECS: &[OpSpec] = &[OpSpec {
@@ -36,7 +36,9 @@ fn lower_gather(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
         idx.push(j as u32);
     }
     if idx.is_empty() {
-        return Err(Reason::Limitation { what: format!("Gather with no indices (`{indices}` is empty)") });
+        return Err(Reason::Limitation {
+            what: format!("Gather with no indices (`{indices}` is empty)"),
+        });
     }
     // A scalar index drops the axis; otherwise the indices' shape replaces it.
     let mut expected = sd[..axis].to_vec();

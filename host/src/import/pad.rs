@@ -2,8 +2,8 @@
 
 use kiln_kernels::f32::*;
 
-use super::cx::{Cx, NodeCx, arr_u32, norm_axis};
-use super::spec::{In, MAX_OPSET, OpSpec};
+use super::cx::{arr_u32, norm_axis, Cx, NodeCx};
+use super::spec::{In, OpSpec, MAX_OPSET};
 use super::Reason;
 
 pub(super) const SPECS: &[OpSpec] = &[
@@ -20,7 +20,11 @@ pub(super) const SPECS: &[OpSpec] = &[
     OpSpec {
         op_type: "Pad",
         opsets: (11, 17),
-        inputs: &[In::f32("data"), In::int("pads"), In::konst("constant_value").opt()],
+        inputs: &[
+            In::f32("data"),
+            In::int("pads"),
+            In::konst("constant_value").opt(),
+        ],
         variadic: false,
         outputs: (1, 1),
         attrs: &["mode"],
@@ -53,7 +57,9 @@ fn lower_pad(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
     let s = cx.shape(x)?;
     let rank = s.len();
     let (pads, value, pads_name) = if n.opset < 11 {
-        let pads = n.attr_ints("pads")?.ok_or_else(|| n.bad_attr("pads", "required"))?;
+        let pads = n
+            .attr_ints("pads")?
+            .ok_or_else(|| n.bad_attr("pads", "required"))?;
         (pads, n.attr_f("value", 0.0)?, "pads".to_string())
     } else {
         let pname = n.req(1)?;
@@ -68,7 +74,10 @@ fn lower_pad(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
         (pads, value, pname.to_string())
     };
     if !value.is_finite() {
-        return Err(Reason::InvalidValue { input: n.name.clone(), why: "the pad value is not finite".into() });
+        return Err(Reason::InvalidValue {
+            input: n.name.clone(),
+            why: "the pad value is not finite".into(),
+        });
     }
     let axes: Vec<usize> = match n.input(3) {
         None => (0..rank).collect(),
@@ -98,7 +107,11 @@ fn lower_pad(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
     }
     cx.check_shape(out, &out_shape)?;
     if rank > MAX_RANK {
-        return Err(Reason::Rank { value: out.to_string(), rank, max: MAX_RANK });
+        return Err(Reason::Rank {
+            value: out.to_string(),
+            rank,
+            max: MAX_RANK,
+        });
     }
     for &d in out_shape.iter() {
         super::cx::fits_u32("dimension", d)?;

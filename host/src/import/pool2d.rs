@@ -1,11 +1,11 @@
-//! Pool2d family: 1-D and 2-D MaxPool / AveragePool lowered to the `pool2d` kernel (global pools
-//! are reductions, see `reduce`).
+//! Pool2d family: 1-D, 2-D and 3-D MaxPool / AveragePool lowered to the `pool2d` kernel (3-D as
+//! two separable passes; global pools are reductions, see `reduce`).
 
 use kiln_kernels::f32::*;
 
-use super::conv2d::{hw, window};
-use super::cx::{Cx, NodeCx, arr_u32, fits_u32};
-use super::spec::{In, MAX_OPSET, OpSpec};
+use super::conv2d::window;
+use super::cx::{arr_u32, fits_u32, Cx, NodeCx};
+use super::spec::{In, OpSpec, MAX_OPSET};
 use super::Reason;
 
 pub(super) const SPECS: &[OpSpec] = &[
@@ -15,7 +15,15 @@ pub(super) const SPECS: &[OpSpec] = &[
         inputs: &[In::f32("X")],
         variadic: false,
         outputs: (1, 2),
-        attrs: &["auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides"],
+        attrs: &[
+            "auto_pad",
+            "ceil_mode",
+            "dilations",
+            "kernel_shape",
+            "pads",
+            "storage_order",
+            "strides",
+        ],
         family: "pool2d",
         lower: lower_max,
     },
@@ -25,7 +33,15 @@ pub(super) const SPECS: &[OpSpec] = &[
         inputs: &[In::f32("X")],
         variadic: false,
         outputs: (1, 1),
-        attrs: &["auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape", "pads", "strides"],
+        attrs: &[
+            "auto_pad",
+            "ceil_mode",
+            "count_include_pad",
+            "dilations",
+            "kernel_shape",
+            "pads",
+            "strides",
+        ],
         family: "pool2d",
         lower: lower_avg,
     },
@@ -33,7 +49,9 @@ pub(super) const SPECS: &[OpSpec] = &[
 
 fn lower_max(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
     if let Some(ix) = n.output(1).filter(|o| cx.is_used(o)) {
-        return Err(Reason::Limitation { what: format!("MaxPool indices output `{ix}` is used") });
+        return Err(Reason::Limitation {
+            what: format!("MaxPool indices output `{ix}` is used"),
+        });
     }
     lower(cx, n, POOL_MAX)
 }
@@ -45,14 +63,19 @@ fn lower_avg(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
 fn lower(cx: &mut Cx, n: &NodeCx, kind: u8) -> Result<(), Reason> {
     let (x, out) = (n.req(0)?, n.out0()?);
     let sx = cx.shape(x)?;
-    if !(3..=4).contains(&sx.len()) {
+    if !(3..=5).contains(&sx.len()) {
         return Err(Reason::Limitation {
-            what: format!("pooling over rank-{} input (kiln pools 1-D and 2-D)", sx.len()),
+            what: format!(
+                "pooling over rank-{} input (kiln pools 1-D, 2-D and 3-D)",
+                sx.len()
+            ),
         });
     }
     let r = sx.len() - 2;
     let kernel: Vec<usize> = match n.attr_ints("kernel_shape")? {
-        Some(k) if k.len() == r && k.iter().all(|&v| v >= 1) => k.iter().map(|&v| v as usize).collect(),
+        Some(k) if k.len() == r && k.iter().all(|&v| v >= 1) => {
+            k.iter().map(|&v| v as usize).collect()
+        }
         _ => return Err(n.bad_attr("kernel_shape", format!("needs {r} positive values"))),
     };
     let ceil_mode = n.attr_i("ceil_mode", 0)? != 0;
@@ -97,32 +120,93 @@ fn lower(cx: &mut Cx, n: &NodeCx, kind: u8) -> Result<(), Reason> {
         pad_begin = vec![0; r];
         count_include_pad = false;
     }
-    let (in_h, in_w) = hw(&in_spatial, 1);
-    let (out_h, out_w) = hw(&win.out, 1);
-    let (k_h, k_w) = hw(&win.kernel, 1);
-    let (s_h, s_w) = hw(&win.strides, 1);
-    let (d_h, d_w) = hw(&win.dilations, 1);
-    let (pad_t, pad_l) = hw(&pad_begin, 0);
-    let u = |what, v| fits_u32(what, v);
-    let p = Pool2dP {
-        kind,
-        batch: u("batch", sx[0])?,
-        c: u("channels", sx[1])?,
-        in_h: u("in_h", in_h)?,
-        in_w: u("in_w", in_w)?,
-        out_h: u("out_h", out_h)?,
-        out_w: u("out_w", out_w)?,
-        k_h: u("k_h", k_h)?,
-        k_w: u("k_w", k_w)?,
-        s_h: u("s_h", s_h)?,
-        s_w: u("s_w", s_w)?,
-        d_h: u("d_h", d_h)?,
-        d_w: u("d_w", d_w)?,
-        pad_t: u("pad_t", pad_t)?,
-        pad_l: u("pad_l", pad_l)?,
-        count_include_pad,
+    let geo = |d: usize| Axis {
+        input: in_spatial[d],
+        out: win.out[d],
+        k: win.kernel[d],
+        s: win.strides[d],
+        d: win.dilations[d],
+        pad: pad_begin[d],
     };
     let y = cx.output(out)?;
-    cx.emit(n, KOp::Pool2d(p), vec![xt], vec![y], vec![], 0);
+    if r <= 2 {
+        let (h, w) = if r == 1 {
+            (Axis::ONE, geo(0))
+        } else {
+            (geo(0), geo(1))
+        };
+        let p = params(kind, count_include_pad, sx[0], sx[1], h, w)?;
+        cx.emit(n, KOp::Pool2d(p), vec![xt], vec![y], vec![], 0);
+    } else {
+        // 3-D: the window is a box, so pool over (h, w) for every depth slice, then over depth
+        // with the (h, w) plane flattened. Max of maxes is the max; for the average, the valid
+        // cells of a box are the product of the valid cells per axis, so the average of
+        // averages is the average.
+        let (dd, h, w) = (geo(0), geo(1), geo(2));
+        let plane = params(kind, count_include_pad, sx[0], sx[1] * dd.input, h, w)?;
+        let t = cx.temp(
+            n.derived("planes"),
+            vec![sx[0], sx[1], dd.input, h.out, w.out],
+        );
+        cx.emit(n, KOp::Pool2d(plane), vec![xt], vec![t], vec![], 0);
+        let flat = Axis {
+            input: h.out * w.out,
+            out: h.out * w.out,
+            ..Axis::ONE
+        };
+        let depth = params(kind, count_include_pad, sx[0], sx[1], dd, flat)?;
+        cx.emit(n, KOp::Pool2d(depth), vec![t], vec![y], vec![], 0);
+    }
     Ok(())
+}
+
+/// The window geometry along one axis.
+#[derive(Clone, Copy)]
+struct Axis {
+    input: usize,
+    out: usize,
+    k: usize,
+    s: usize,
+    d: usize,
+    pad: usize,
+}
+
+impl Axis {
+    const ONE: Axis = Axis {
+        input: 1,
+        out: 1,
+        k: 1,
+        s: 1,
+        d: 1,
+        pad: 0,
+    };
+}
+
+fn params(
+    kind: u8,
+    count_include_pad: bool,
+    batch: usize,
+    c: usize,
+    h: Axis,
+    w: Axis,
+) -> Result<Pool2dP, Reason> {
+    let u = |what, v| fits_u32(what, v);
+    Ok(Pool2dP {
+        kind,
+        batch: u("batch", batch)?,
+        c: u("channels", c)?,
+        in_h: u("in_h", h.input)?,
+        in_w: u("in_w", w.input)?,
+        out_h: u("out_h", h.out)?,
+        out_w: u("out_w", w.out)?,
+        k_h: u("k_h", h.k)?,
+        k_w: u("k_w", w.k)?,
+        s_h: u("s_h", h.s)?,
+        s_w: u("s_w", w.s)?,
+        d_h: u("d_h", h.d)?,
+        d_w: u("d_w", w.d)?,
+        pad_t: u("pad_t", h.pad)?,
+        pad_l: u("pad_l", w.pad)?,
+        count_include_pad,
+    })
 }

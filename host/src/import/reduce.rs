@@ -3,8 +3,8 @@
 
 use kiln_kernels::f32::*;
 
-use super::cx::{Cx, NodeCx, arr_u32, norm_axis};
-use super::spec::{In, MAX_OPSET, OpSpec};
+use super::cx::{arr_u32, norm_axis, Cx, NodeCx};
+use super::spec::{In, OpSpec, MAX_OPSET};
 use super::Reason;
 
 const DATA: &[In] = &[In::f32("data")];
@@ -99,14 +99,27 @@ pub(crate) fn reduce_params(
         dims.push((1, true));
     }
     if dims.len() > MAX_RANK {
-        return Err(Reason::Rank { value: value.to_string(), rank: dims.len(), max: MAX_RANK });
+        return Err(Reason::Rank {
+            value: value.to_string(),
+            rank: dims.len(),
+            max: MAX_RANK,
+        });
     }
     let sizes: Vec<usize> = dims.iter().map(|d| d.0).collect();
     for &s in &sizes {
         super::cx::fits_u32("dimension", s)?;
     }
-    let mask = dims.iter().enumerate().filter(|(_, d)| d.1).fold(0u32, |m, (i, _)| m | (1 << i));
-    Ok(ReduceP { kind, rank: dims.len() as u32, in_shape: arr_u32(&sizes), mask })
+    let mask = dims
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.1)
+        .fold(0u32, |m, (i, _)| m | (1 << i));
+    Ok(ReduceP {
+        kind,
+        rank: dims.len() as u32,
+        in_shape: arr_u32(&sizes),
+        mask,
+    })
 }
 
 fn emit(cx: &mut Cx, n: &NodeCx, kind: u8, reduced: &[bool]) -> Result<(), Reason> {
@@ -115,11 +128,20 @@ fn emit(cx: &mut Cx, n: &NodeCx, kind: u8, reduced: &[bool]) -> Result<(), Reaso
     let p = reduce_params(out, kind, &shape, reduced)?;
     let xt = cx.tensor(x)?;
     let y = cx.output(out)?;
-    let kept: usize = shape.iter().zip(reduced).filter(|(_, r)| !**r).map(|(s, _)| s).product();
+    let kept: usize = shape
+        .iter()
+        .zip(reduced)
+        .filter(|(_, r)| !**r)
+        .map(|(s, _)| s)
+        .product();
     if cx.g.tensors[y].len() != kept {
         return Err(Reason::ShapeMismatch {
             value: out.to_string(),
-            kiln: shape.iter().zip(reduced).map(|(&s, &r)| if r { 1 } else { s }).collect(),
+            kiln: shape
+                .iter()
+                .zip(reduced)
+                .map(|(&s, &r)| if r { 1 } else { s })
+                .collect(),
             tract: cx.g.tensors[y].shape.clone(),
         });
     }
@@ -175,7 +197,10 @@ mod tests {
     fn reduce_params_merge_dims() {
         // Global average pool over [1, 8, 5, 5]: [8, 25] with the last dim reduced.
         let p = reduce_params("y", RED_MEAN, &[1, 8, 5, 5], &[false, false, true, true]).unwrap();
-        assert_eq!((p.rank, p.in_shape[..2].to_vec(), p.mask), (2, vec![8, 25], 0b10));
+        assert_eq!(
+            (p.rank, p.in_shape[..2].to_vec(), p.mask),
+            (2, vec![8, 25], 0b10)
+        );
         // Everything reduced.
         let p = reduce_params("y", RED_SUM, &[2, 3], &[true, true]).unwrap();
         assert_eq!((p.rank, p.in_shape[0], p.mask), (1, 6, 1));

@@ -4,8 +4,8 @@
 
 use kiln_kernels::f32::*;
 
-use super::cx::{Cx, NodeCx, arr_u32, norm_axis};
-use super::spec::{In, MAX_OPSET, OpSpec};
+use super::cx::{arr_u32, norm_axis, Cx, NodeCx};
+use super::spec::{In, OpSpec, MAX_OPSET};
 use super::Reason;
 
 const COMMON_ATTRS: &[&str] = &[
@@ -31,7 +31,12 @@ pub(super) const SPECS: &[OpSpec] = &[
     OpSpec {
         op_type: "Resize",
         opsets: (11, 17),
-        inputs: &[In::f32("X"), In::konst("roi").opt(), In::konst("scales").opt(), In::int("sizes").opt()],
+        inputs: &[
+            In::f32("X"),
+            In::konst("roi").opt(),
+            In::konst("scales").opt(),
+            In::int("sizes").opt(),
+        ],
         variadic: false,
         outputs: (1, 1),
         attrs: COMMON_ATTRS,
@@ -41,7 +46,12 @@ pub(super) const SPECS: &[OpSpec] = &[
     OpSpec {
         op_type: "Resize",
         opsets: (18, MAX_OPSET),
-        inputs: &[In::f32("X"), In::konst("roi").opt(), In::konst("scales").opt(), In::int("sizes").opt()],
+        inputs: &[
+            In::f32("X"),
+            In::konst("roi").opt(),
+            In::konst("scales").opt(),
+            In::int("sizes").opt(),
+        ],
         variadic: false,
         outputs: (1, 1),
         attrs: &[
@@ -85,11 +95,19 @@ fn transform(c: Coord, x: usize, scale: f32, len_in: usize, len_out: usize) -> f
         Coord::HalfPixel => (xf + 0.5) / scale - 0.5,
         Coord::AlignCorners => {
             let output_width = scale * len_in as f32;
-            if output_width == 1.0 { 0.0 } else { (xf * (len_in as f32 - 1.0)) / (output_width - 1.0) }
+            if output_width == 1.0 {
+                0.0
+            } else {
+                (xf * (len_in as f32 - 1.0)) / (output_width - 1.0)
+            }
         }
         Coord::Asymmetric => xf / scale,
         Coord::PytorchHalfPixel => {
-            if len_out > 1 { (xf + 0.5) / scale - 0.5 } else { -0.5 }
+            if len_out > 1 {
+                (xf + 0.5) / scale - 0.5
+            } else {
+                -0.5
+            }
         }
         Coord::HalfPixelSymmetric => {
             let adjustment = len_out as f32 / (scale * len_in as f32);
@@ -101,7 +119,13 @@ fn transform(c: Coord, x: usize, scale: f32, len_in: usize, len_out: usize) -> f
 }
 
 /// Source indices for one axis.
-pub(crate) fn axis_table(c: Coord, m: Nearest, scale: f32, len_in: usize, len_out: usize) -> Vec<u32> {
+pub(crate) fn axis_table(
+    c: Coord,
+    m: Nearest,
+    scale: f32,
+    len_in: usize,
+    len_out: usize,
+) -> Vec<u32> {
     (0..len_out)
         .map(|x| {
             let x_in = transform(c, x, scale, len_in, len_out);
@@ -130,7 +154,10 @@ fn lower_resize(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
     let coord = if n.opset == 10 {
         Coord::Asymmetric
     } else {
-        match n.attr_s("coordinate_transformation_mode", "half_pixel")?.as_str() {
+        match n
+            .attr_s("coordinate_transformation_mode", "half_pixel")?
+            .as_str()
+        {
             "half_pixel" => Coord::HalfPixel,
             "half_pixel_symmetric" => Coord::HalfPixelSymmetric,
             "pytorch_half_pixel" => Coord::PytorchHalfPixel,
@@ -160,16 +187,31 @@ fn lower_resize(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
     let so = cx.shape(out)?;
     let rank = si.len();
     if so.len() != rank {
-        return Err(Reason::ShapeMismatch { value: out.to_string(), kiln: si.clone(), tract: so });
+        return Err(Reason::ShapeMismatch {
+            value: out.to_string(),
+            kiln: si.clone(),
+            tract: so,
+        });
     }
     if rank > MAX_RANK {
-        return Err(Reason::Rank { value: out.to_string(), rank, max: MAX_RANK });
+        return Err(Reason::Rank {
+            value: out.to_string(),
+            rank,
+            max: MAX_RANK,
+        });
     }
     let axes: Vec<usize> = match n.attr_ints("axes")? {
         None => (0..rank).collect(),
-        Some(a) => a.into_iter().map(|v| norm_axis(v, rank, x)).collect::<Result<_, _>>()?,
+        Some(a) => a
+            .into_iter()
+            .map(|v| norm_axis(v, rank, x))
+            .collect::<Result<_, _>>()?,
     };
-    let scales_in = if n.opset == 10 { n.input(1) } else { n.input(2) };
+    let scales_in = if n.opset == 10 {
+        n.input(1)
+    } else {
+        n.input(2)
+    };
     let scales = match scales_in {
         Some(s) => Some(cx.const_f32(s, "scales")?).filter(|v| !v.is_empty()),
         None => None,
@@ -223,7 +265,10 @@ fn lower_resize(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
             _ => return Err(n.bad_attr("keep_aspect_ratio_policy", "unknown policy")),
         }
     } else {
-        return Err(Reason::InvalidValue { input: x.to_string(), why: "Resize has neither scales nor sizes".into() });
+        return Err(Reason::InvalidValue {
+            input: x.to_string(),
+            why: "Resize has neither scales nor sizes".into(),
+        });
     }
     let mut idx = vec![];
     for d in 0..rank {
@@ -232,7 +277,11 @@ fn lower_resize(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
     for &d in so.iter().chain(&si) {
         super::cx::fits_u32("dimension", d)?;
     }
-    let p = ResizeP { rank: rank as u32, in_shape: arr_u32(&si), out_shape: arr_u32(&so) };
+    let p = ResizeP {
+        rank: rank as u32,
+        in_shape: arr_u32(&si),
+        out_shape: arr_u32(&so),
+    };
     let xt = cx.tensor(x)?;
     let y = cx.output(out)?;
     cx.emit(n, KOp::Resize(p), vec![xt], vec![y], idx, 0);
@@ -246,18 +295,33 @@ mod tests {
     #[test]
     fn nearest_tables() {
         // 2x upsampling, asymmetric + floor: 0 0 1 1 2 2.
-        assert_eq!(axis_table(Coord::Asymmetric, Nearest::Floor, 2.0, 3, 6), vec![0, 0, 1, 1, 2, 2]);
+        assert_eq!(
+            axis_table(Coord::Asymmetric, Nearest::Floor, 2.0, 3, 6),
+            vec![0, 0, 1, 1, 2, 2]
+        );
         // half_pixel + round_prefer_floor, 2x: x_in = x/2 - 0.25 -> 0 0 1 1 2 2.
         assert_eq!(
             axis_table(Coord::HalfPixel, Nearest::RoundPreferFloor, 2.0, 3, 6),
             vec![0, 0, 1, 1, 2, 2]
         );
         // Downsampling 4 -> 2 with half_pixel: x_in = 2x + 0.5 -> round_prefer_floor gives 0, 2.
-        assert_eq!(axis_table(Coord::HalfPixel, Nearest::RoundPreferFloor, 0.5, 4, 2), vec![0, 2]);
-        assert_eq!(axis_table(Coord::HalfPixel, Nearest::RoundPreferCeil, 0.5, 4, 2), vec![1, 3]);
+        assert_eq!(
+            axis_table(Coord::HalfPixel, Nearest::RoundPreferFloor, 0.5, 4, 2),
+            vec![0, 2]
+        );
+        assert_eq!(
+            axis_table(Coord::HalfPixel, Nearest::RoundPreferCeil, 0.5, 4, 2),
+            vec![1, 3]
+        );
         // align_corners 2 -> 3: x_in = 0, 0.5, 1.
-        assert_eq!(axis_table(Coord::AlignCorners, Nearest::RoundPreferCeil, 1.5, 2, 3), vec![0, 1, 1]);
+        assert_eq!(
+            axis_table(Coord::AlignCorners, Nearest::RoundPreferCeil, 1.5, 2, 3),
+            vec![0, 1, 1]
+        );
         // Identity axis.
-        assert_eq!(axis_table(Coord::HalfPixel, Nearest::RoundPreferFloor, 1.0, 3, 3), vec![0, 1, 2]);
+        assert_eq!(
+            axis_table(Coord::HalfPixel, Nearest::RoundPreferFloor, 1.0, 3, 3),
+            vec![0, 1, 2]
+        );
     }
 }

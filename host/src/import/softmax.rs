@@ -2,8 +2,8 @@
 
 use kiln_kernels::f32::*;
 
-use super::cx::{Cx, NodeCx, fits_u32, norm_axis};
-use super::spec::{In, MAX_OPSET, OpSpec};
+use super::cx::{fits_u32, norm_axis, Cx, NodeCx};
+use super::spec::{In, OpSpec, MAX_OPSET};
 use super::Reason;
 
 pub(super) const SPECS: &[OpSpec] = &[
@@ -37,7 +37,11 @@ fn lower_softmax(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
         // Softmax-1/11: the input is flattened to 2-D at `axis`.
         let a = norm_axis(n.attr_i("axis", 1)?, s.len().max(1), x)?;
         let a = a.min(s.len());
-        (s[..a].iter().product::<usize>(), s[a..].iter().product::<usize>(), 1usize)
+        (
+            s[..a].iter().product::<usize>(),
+            s[a..].iter().product::<usize>(),
+            1usize,
+        )
     } else {
         let a = norm_axis(n.attr_i("axis", -1)?, s.len(), x)?;
         (s[..a].iter().product(), s[a], s[a + 1..].iter().product())

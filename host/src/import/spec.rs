@@ -5,7 +5,7 @@
 //! A node is checked in two steps: [`check_static`] (opset, arity, attribute names — needs only
 //! the protobuf) and [`check_values`] (constness, dtypes, known shapes — needs tract's analysis).
 
-use super::cx::{Cx, NodeCx, is_int};
+use super::cx::{is_int, Cx, NodeCx};
 use super::{Problem, Reason};
 use crate::import::{domain_opset, node_name};
 use tract_onnx::pb;
@@ -40,19 +40,38 @@ pub struct In {
 
 impl In {
     pub const fn f32(name: &'static str) -> In {
-        In { name, kind: Kind::F32, optional: false }
+        In {
+            name,
+            kind: Kind::F32,
+            optional: false,
+        }
     }
     pub const fn weight(name: &'static str) -> In {
-        In { name, kind: Kind::Weight, optional: false }
+        In {
+            name,
+            kind: Kind::Weight,
+            optional: false,
+        }
     }
     pub const fn int(name: &'static str) -> In {
-        In { name, kind: Kind::Int, optional: false }
+        In {
+            name,
+            kind: Kind::Int,
+            optional: false,
+        }
     }
     pub const fn konst(name: &'static str) -> In {
-        In { name, kind: Kind::Const, optional: false }
+        In {
+            name,
+            kind: Kind::Const,
+            optional: false,
+        }
     }
     pub const fn opt(self) -> In {
-        In { optional: true, ..self }
+        In {
+            optional: true,
+            ..self
+        }
     }
 }
 
@@ -122,7 +141,9 @@ pub const FOLD_ONLY: &[&str] = &[
 /// The spec entry for an op at an opset.
 pub fn lookup(domain: &str, op_type: &str, opset: i64) -> Result<&'static OpSpec, Reason> {
     if !(domain.is_empty() || domain == "ai.onnx") {
-        return Err(Reason::CustomDomain { domain: domain.to_string() });
+        return Err(Reason::CustomDomain {
+            domain: domain.to_string(),
+        });
     }
     let mut entries = table().filter(|s| s.op_type == op_type).peekable();
     if entries.peek().is_none() {
@@ -150,7 +171,11 @@ pub(crate) fn check_static(spec: &OpSpec, n: &NodeCx) -> Vec<Reason> {
     let p = n.proto;
     let required = spec.inputs.iter().filter(|i| !i.optional).count();
     let given = p.input.len();
-    let max = if spec.variadic { usize::MAX } else { spec.inputs.len() };
+    let max = if spec.variadic {
+        usize::MAX
+    } else {
+        spec.inputs.len()
+    };
     if given < required || given > max {
         let expected = if spec.variadic {
             format!("at least {required}")
@@ -159,7 +184,11 @@ pub(crate) fn check_static(spec: &OpSpec, n: &NodeCx) -> Vec<Reason> {
         } else {
             format!("{required} to {max}")
         };
-        reasons.push(Reason::Arity { what: "inputs", expected, actual: given });
+        reasons.push(Reason::Arity {
+            what: "inputs",
+            expected,
+            actual: given,
+        });
     } else {
         for (i, slot) in spec.inputs.iter().enumerate() {
             if !slot.optional && n.input(i).is_none() {
@@ -189,11 +218,17 @@ pub(crate) fn check_static(spec: &OpSpec, n: &NodeCx) -> Vec<Reason> {
         } else {
             format!("{} to {}", spec.outputs.0, spec.outputs.1)
         };
-        reasons.push(Reason::Arity { what: "outputs", expected, actual: outs });
+        reasons.push(Reason::Arity {
+            what: "outputs",
+            expected,
+            actual: outs,
+        });
     }
     for a in &p.attribute {
         if !spec.attrs.contains(&a.name.as_str()) {
-            reasons.push(Reason::UnknownAttribute { name: a.name.clone() });
+            reasons.push(Reason::UnknownAttribute {
+                name: a.name.clone(),
+            });
         }
     }
     reasons
@@ -215,12 +250,18 @@ pub(crate) fn check_values(
     };
     for i in 0..n.n_inputs() {
         let Some(name) = n.input(i) else { continue };
-        let slot = spec.inputs.get(i).or(if spec.variadic { spec.inputs.last() } else { None });
+        let slot = spec.inputs.get(i).or(if spec.variadic {
+            spec.inputs.last()
+        } else {
+            None
+        });
         let Some(slot) = slot else { continue };
         let info = cx.info(name);
         let dtype = info.and_then(|v| v.dtype);
         let is_const = cx.is_const(name);
-        let dtype_text = dtype.map(super::dtype_name).unwrap_or_else(|| "unknown".into());
+        let dtype_text = dtype
+            .map(super::dtype_name)
+            .unwrap_or_else(|| "unknown".into());
         match slot.kind {
             Kind::F32 => {
                 let shape_known = cx.shape(name).is_ok();
@@ -236,7 +277,10 @@ pub(crate) fn check_values(
             }
             Kind::Weight => {
                 if !is_const {
-                    reasons.push(Reason::NotConstant { input: name.to_string(), role: slot.name });
+                    reasons.push(Reason::NotConstant {
+                        input: name.to_string(),
+                        role: slot.name,
+                    });
                 } else if dtype != Some(DatumType::F32) {
                     reasons.push(Reason::DType {
                         value: name.to_string(),
@@ -247,7 +291,10 @@ pub(crate) fn check_values(
             }
             Kind::Int => {
                 if !is_const {
-                    reasons.push(Reason::NotConstant { input: name.to_string(), role: slot.name });
+                    reasons.push(Reason::NotConstant {
+                        input: name.to_string(),
+                        role: slot.name,
+                    });
                 } else if !dtype.is_some_and(is_int) {
                     reasons.push(Reason::DType {
                         value: name.to_string(),
@@ -258,7 +305,10 @@ pub(crate) fn check_values(
             }
             Kind::Const => {
                 if !is_const {
-                    reasons.push(Reason::NotConstant { input: name.to_string(), role: slot.name });
+                    reasons.push(Reason::NotConstant {
+                        input: name.to_string(),
+                        role: slot.name,
+                    });
                 }
             }
         }
@@ -288,7 +338,9 @@ pub(crate) fn check_values(
 /// Spec checks alone, for when tract cannot parse the model at all.
 pub(crate) fn check_without_shapes(proto: &pb::ModelProto) -> Vec<Problem> {
     let mut problems = vec![];
-    let Some(graph) = &proto.graph else { return problems };
+    let Some(graph) = &proto.graph else {
+        return problems;
+    };
     for (index, node) in graph.node.iter().enumerate() {
         let opset = domain_opset(proto, &node.domain);
         let name = node_name(node, index);
@@ -333,7 +385,13 @@ mod tests {
     fn lookup_reports_opset_range_and_unknown_ops() {
         assert!(lookup("", "Relu", 13).is_ok());
         assert_eq!(lookup("", "NoSuchOp", 13).unwrap_err(), Reason::UnknownOp);
-        assert!(matches!(lookup("", "HardSwish", 13), Err(Reason::Opset { min: 14, .. })));
-        assert!(matches!(lookup("com.microsoft", "Relu", 1), Err(Reason::CustomDomain { .. })));
+        assert!(matches!(
+            lookup("", "HardSwish", 13),
+            Err(Reason::Opset { min: 14, .. })
+        ));
+        assert!(matches!(
+            lookup("com.microsoft", "Relu", 1),
+            Err(Reason::CustomDomain { .. })
+        ));
     }
 }

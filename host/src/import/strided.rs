@@ -2,10 +2,10 @@
 //! Flatten, Squeeze, Unsqueeze, float→float Cast, Identity/Dropout feeding a graph output),
 //! Transpose, Slice (negative steps too), Split (one node per output).
 
-use kiln_kernels::f32::{KOp, MAX_RANK, StridedP};
+use kiln_kernels::f32::{KOp, StridedP, MAX_RANK};
 
-use super::cx::{Cx, NodeCx, norm_axis, strides_of};
-use super::spec::{In, MAX_OPSET, OpSpec};
+use super::cx::{norm_axis, strides_of, Cx, NodeCx};
+use super::spec::{In, OpSpec, MAX_OPSET};
 use super::Reason;
 use crate::ir::TensorId;
 
@@ -103,7 +103,11 @@ pub(super) const SPECS: &[OpSpec] = &[
     OpSpec {
         op_type: "Dropout",
         opsets: (12, MAX_OPSET),
-        inputs: &[In::f32("data"), In::konst("ratio").opt(), In::konst("training_mode").opt()],
+        inputs: &[
+            In::f32("data"),
+            In::konst("ratio").opt(),
+            In::konst("training_mode").opt(),
+        ],
         variadic: false,
         outputs: (1, 2),
         attrs: &["seed"],
@@ -200,7 +204,11 @@ pub(crate) fn strided_params(
         dims.push((1, 1));
     }
     if dims.len() > MAX_RANK {
-        return Err(Reason::Rank { value: value.to_string(), rank: dims.len(), max: MAX_RANK });
+        return Err(Reason::Rank {
+            value: value.to_string(),
+            rank: dims.len(),
+            max: MAX_RANK,
+        });
     }
     let mut p = StridedP {
         rank: dims.len() as u32,
@@ -210,8 +218,9 @@ pub(crate) fn strided_params(
     };
     for (d, (n, s)) in dims.into_iter().enumerate() {
         p.out_shape[d] = super::cx::fits_u32("dimension", n)?;
-        p.strides[d] = i32::try_from(s)
-            .map_err(|_| Reason::Limitation { what: format!("stride {s} does not fit in 32 bits") })?;
+        p.strides[d] = i32::try_from(s).map_err(|_| Reason::Limitation {
+            what: format!("stride {s} does not fit in 32 bits"),
+        })?;
     }
     Ok(p)
 }
@@ -301,7 +310,10 @@ fn lower_transpose(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
         axes.push(a);
     }
     if axes.len() != rank {
-        return Err(n.bad_attr("perm", format!("has {} entries for rank {rank}", axes.len())));
+        return Err(n.bad_attr(
+            "perm",
+            format!("has {} entries for rank {rank}", axes.len()),
+        ));
     }
     let in_strides = strides_of(&shape);
     let out_shape: Vec<usize> = axes.iter().map(|&a| shape[a]).collect();
@@ -320,8 +332,12 @@ fn lower_slice(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
     let shape = cx.shape(input)?;
     let rank = shape.len();
     let (starts, ends, axes, steps) = if n.opset < 10 {
-        let starts = n.attr_ints("starts")?.ok_or_else(|| n.bad_attr("starts", "required"))?;
-        let ends = n.attr_ints("ends")?.ok_or_else(|| n.bad_attr("ends", "required"))?;
+        let starts = n
+            .attr_ints("starts")?
+            .ok_or_else(|| n.bad_attr("starts", "required"))?;
+        let ends = n
+            .attr_ints("ends")?
+            .ok_or_else(|| n.bad_attr("ends", "required"))?;
         let axes = n.attr_ints("axes")?;
         (starts, ends, axes, None)
     } else {
@@ -372,7 +388,12 @@ fn lower_slice(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
 
 /// ONNX Slice semantics on one axis of length `dim`: `(first index, count, step)`, with
 /// negative starts/ends counted from the end and both clamped. `None` when `step == 0`.
-pub(crate) fn slice_range(dim: usize, start: i64, end: i64, step: i64) -> Option<(usize, usize, i64)> {
+pub(crate) fn slice_range(
+    dim: usize,
+    start: i64,
+    end: i64,
+    step: i64,
+) -> Option<(usize, usize, i64)> {
     if step == 0 {
         return None;
     }
@@ -388,11 +409,19 @@ pub(crate) fn slice_range(dim: usize, start: i64, end: i64, step: i64) -> Option
     let len = if step > 0 {
         s = s.clamp(0, d);
         e = e.clamp(0, d);
-        if e > s { (e - s + step - 1) / step } else { 0 }
+        if e > s {
+            (e - s + step - 1) / step
+        } else {
+            0
+        }
     } else {
         s = s.clamp(0, d - 1);
         e = e.clamp(-1, d - 1);
-        if s > e { (s - e + (-step) - 1) / (-step) } else { 0 }
+        if s > e {
+            (s - e + (-step) - 1) / (-step)
+        } else {
+            0
+        }
     };
     // An empty slice never reads `start`; keep it in range.
     let s = if len == 0 { 0 } else { s };
@@ -410,13 +439,19 @@ fn lower_split(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
     let mut start = 0usize;
     for i in 0..n.proto.output.len() {
         let Some(out) = n.output(i) else {
-            return Err(Reason::Limitation { what: format!("Split output #{i} has no name") });
+            return Err(Reason::Limitation {
+                what: format!("Split output #{i} has no name"),
+            });
         };
         let out_shape = cx.shape(out)?;
         let mut expected = shape.clone();
         expected[axis] = out_shape.get(axis).copied().unwrap_or(0);
         if out_shape != expected {
-            return Err(Reason::ShapeMismatch { value: out.to_string(), kiln: expected, tract: out_shape });
+            return Err(Reason::ShapeMismatch {
+                value: out.to_string(),
+                kiln: expected,
+                tract: out_shape,
+            });
         }
         let len = out_shape[axis];
         if cx.is_used(out) {
@@ -429,7 +464,10 @@ fn lower_split(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
     if start != shape[axis] {
         return Err(Reason::InvalidValue {
             input: input.to_string(),
-            why: format!("split sizes add up to {start}, the axis has {}", shape[axis]),
+            why: format!(
+                "split sizes add up to {start}, the axis has {}",
+                shape[axis]
+            ),
         });
     }
     Ok(())
@@ -459,9 +497,13 @@ mod tests {
         assert_eq!(p.out_shape[0], 24);
         // Transpose [2,3] -> [3,2] stays rank 2.
         let p = strided_params("t", &[3, 2], &[1, 3], 0).unwrap();
-        assert_eq!((p.rank, p.out_shape[..2].to_vec(), p.strides[..2].to_vec()), (2, vec![3, 2], vec![1, 3]));
+        assert_eq!(
+            (p.rank, p.out_shape[..2].to_vec(), p.strides[..2].to_vec()),
+            (2, vec![3, 2], vec![1, 3])
+        );
         // Size-1 dims vanish, so rank 8 with ones fits.
-        let p = strided_params("t", &[1, 2, 1, 3, 1, 1, 1, 1], &[6, 3, 3, 1, 1, 1, 1, 1], 0).unwrap();
+        let p =
+            strided_params("t", &[1, 2, 1, 3, 1, 1, 1, 1], &[6, 3, 3, 1, 1, 1, 1, 1], 0).unwrap();
         assert_eq!(p.rank, 1);
     }
 }

@@ -2,13 +2,18 @@
 
 use kiln_kernels::f32::*;
 
-use super::cx::{Cx, NodeCx, fits_u32};
-use super::spec::{In, MAX_OPSET, OpSpec};
+use super::cx::{fits_u32, Cx, NodeCx};
+use super::spec::{In, OpSpec, MAX_OPSET};
 use super::Reason;
 
 const X: &[In] = &[In::f32("X")];
 
-const fn act(op_type: &'static str, since: i64, attrs: &'static [&'static str], lower: super::spec::Lower) -> OpSpec {
+const fn act(
+    op_type: &'static str,
+    since: i64,
+    attrs: &'static [&'static str],
+    lower: super::spec::Lower,
+) -> OpSpec {
     OpSpec {
         op_type,
         opsets: (since, MAX_OPSET),
@@ -41,7 +46,11 @@ pub(super) const SPECS: &[OpSpec] = &[
     OpSpec {
         op_type: "Clip",
         opsets: (11, MAX_OPSET),
-        inputs: &[In::f32("input"), In::konst("min").opt(), In::konst("max").opt()],
+        inputs: &[
+            In::f32("input"),
+            In::konst("min").opt(),
+            In::konst("max").opt(),
+        ],
         variadic: false,
         outputs: (1, 1),
         attrs: &[],
@@ -58,13 +67,29 @@ fn emit(cx: &mut Cx, n: &NodeCx, kind: u8, alpha: f32, beta: f32) -> Result<(), 
     let x = cx.tensor(input)?;
     let y = cx.output(n.out0()?)?;
     let len = fits_u32("length", cx.g.tensors[y].len())?;
-    cx.emit(n, KOp::Unary(UnaryP { kind, len, alpha, beta }), vec![x], vec![y], vec![], 0);
+    cx.emit(
+        n,
+        KOp::Unary(UnaryP {
+            kind,
+            len,
+            alpha,
+            beta,
+        }),
+        vec![x],
+        vec![y],
+        vec![],
+        0,
+    );
     Ok(())
 }
 
 /// Rejects NaN and infinite attribute values (kernel params must be finite Rust literals).
 fn finite(n: &NodeCx, name: &str, v: f32) -> Result<f32, Reason> {
-    if v.is_finite() { Ok(v) } else { Err(n.bad_attr(name, "must be finite")) }
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(n.bad_attr(name, "must be finite"))
+    }
 }
 
 fn lower_relu(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
@@ -101,7 +126,9 @@ pub(crate) fn clip_bounds(cx: &Cx, n: &NodeCx) -> Result<(f32, f32), Reason> {
         (n.attr_f("min", f32::MIN)?, n.attr_f("max", f32::MAX)?)
     } else {
         let bound = |i: usize, default: f32| -> Result<f32, Reason> {
-            let Some(name) = n.input(i) else { return Ok(default) };
+            let Some(name) = n.input(i) else {
+                return Ok(default);
+            };
             let v = cx.const_f32(name, if i == 1 { "min" } else { "max" })?;
             match v.as_slice() {
                 [] => Ok(default),
@@ -120,7 +147,10 @@ pub(crate) fn clip_bounds(cx: &Cx, n: &NodeCx) -> Result<(f32, f32), Reason> {
         } else if v == f32::NEG_INFINITY {
             Ok(f32::MIN)
         } else if v.is_nan() {
-            Err(Reason::InvalidValue { input: n.name.clone(), why: "a Clip bound is NaN".into() })
+            Err(Reason::InvalidValue {
+                input: n.name.clone(),
+                why: "a Clip bound is NaN".into(),
+            })
         } else {
             Ok(v)
         }

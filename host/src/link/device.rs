@@ -232,7 +232,11 @@ impl<P: Port> Device<P> {
     /// Writes the bytes of input `index`, in chunks of at most [`MAX_CHUNK`] bytes.
     pub fn write_input(&mut self, index: u8, bytes: &[u8]) -> Result<(), LinkError> {
         for (k, data) in bytes.chunks(MAX_CHUNK).enumerate() {
-            let req = Request::WriteInput { input: index, offset: offset(k * MAX_CHUNK)?, data };
+            let req = Request::WriteInput {
+                input: index,
+                offset: offset(k * MAX_CHUNK)?,
+                data,
+            };
             match self.transact(&req)? {
                 Reply::Ack => {}
                 _ => return Err(mismatch(&req)),
@@ -255,8 +259,11 @@ impl<P: Port> Device<P> {
         let mut out = Vec::with_capacity(len);
         while out.len() < len {
             let n = (len - out.len()).min(MAX_CHUNK);
-            let req =
-                Request::ReadOutput { output: index, offset: offset(out.len())?, len: n as u16 };
+            let req = Request::ReadOutput {
+                output: index,
+                offset: offset(out.len())?,
+                len: n as u16,
+            };
             match self.transact(&req)? {
                 Reply::Output(data) => out.extend_from_slice(&data),
                 _ => return Err(mismatch(&req)),
@@ -286,7 +293,11 @@ impl<P: Port> Device<P> {
             None => (inputs.len().min(256), output_sizes.len().min(256)),
         };
         if inputs.len() != n_in {
-            return Err(LinkError::TensorCount { what: "inputs", expected: n_in, got: inputs.len() });
+            return Err(LinkError::TensorCount {
+                what: "inputs",
+                expected: n_in,
+                got: inputs.len(),
+            });
         }
         if output_sizes.len() != n_out {
             return Err(LinkError::TensorCount {
@@ -349,10 +360,15 @@ impl<P: Port> Device<P> {
                 ),
                 after: started.elapsed(),
             }),
-            Retry::Damaged(source) => LinkError::Corrupt { request, attempts, source },
-            Retry::DeviceSawDamage => {
-                LinkError::DeviceError { request, code: ErrorCode::BadFrame }
-            }
+            Retry::Damaged(source) => LinkError::Corrupt {
+                request,
+                attempts,
+                source,
+            },
+            Retry::DeviceSawDamage => LinkError::DeviceError {
+                request,
+                code: ErrorCode::BadFrame,
+            },
         })
     }
 
@@ -423,7 +439,10 @@ impl<P: Port> Device<P> {
             self.rx_pos = 0;
         }
         let mut buf = [0u8; 4096];
-        let result = self.port.set_io_timeout(wait).and_then(|()| self.port.read(&mut buf));
+        let result = self
+            .port
+            .set_io_timeout(wait)
+            .and_then(|()| self.port.read(&mut buf));
         match result {
             Ok(0) => Err(self.diagnosed().unwrap_or_else(|| LinkError::Io {
                 doing: format!("waiting for the answer to {request}"),
@@ -437,7 +456,9 @@ impl<P: Port> Device<P> {
             Err(e)
                 if matches!(
                     e.kind(),
-                    io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    io::ErrorKind::TimedOut
+                        | io::ErrorKind::WouldBlock
+                        | io::ErrorKind::Interrupted
                 ) =>
             {
                 Ok(0)
@@ -481,7 +502,10 @@ fn offset(n: usize) -> Result<u32, LinkError> {
 }
 
 fn mismatch(req: &Request<'_>) -> LinkError {
-    LinkError::Protocol { request: req.name(), source: kiln_proto::Error::Decode }
+    LinkError::Protocol {
+        request: req.name(),
+        source: kiln_proto::Error::Decode,
+    }
 }
 
 /// The answer to `req` carried by an intact protocol frame, or `None` when the frame answers
@@ -492,7 +516,10 @@ fn interpret(req: &Request<'_>, body: &[u8]) -> Result<Option<Reply>, LinkError>
         // The version is read before anything else is decoded.
         match peek_version(body) {
             Some(version) if version != PROTOCOL_VERSION => {
-                return Err(LinkError::VersionMismatch { device: version, host: PROTOCOL_VERSION })
+                return Err(LinkError::VersionMismatch {
+                    device: version,
+                    host: PROTOCOL_VERSION,
+                })
             }
             Some(_) => {}
             // Not a hello answer: an error, or a late answer to something else, whose
@@ -535,9 +562,16 @@ fn interpret(req: &Request<'_>, body: &[u8]) -> Result<Option<Reply>, LinkError>
         {
             Some(Reply::Output(data.to_vec()))
         }
-        (Request::Stats, Response::Stats { stack_used, stack_reserve }) => {
-            Some(Reply::Stats(StackStats { used: stack_used, reserve: stack_reserve }))
-        }
+        (
+            Request::Stats,
+            Response::Stats {
+                stack_used,
+                stack_reserve,
+            },
+        ) => Some(Reply::Stats(StackStats {
+            used: stack_used,
+            reserve: stack_reserve,
+        })),
         _ => None,
     })
 }

@@ -47,7 +47,11 @@ pub enum LinkError {
     /// QEMU ended while kiln still needed it (bad machine or ELF, or the firmware panicked:
     /// its output then holds the panic message).
     #[error("QEMU exited ({status}) {during}; its output:\n{output}")]
-    QemuExited { status: String, during: String, output: String },
+    QemuExited {
+        status: String,
+        during: String,
+        output: String,
+    },
 
     #[error("cannot open the serial port {}", path.display())]
     OpenPort {
@@ -82,9 +86,16 @@ pub enum LinkError {
 
     /// The device refused the request.
     #[error("the device refused {request}: {code}")]
-    DeviceError { request: &'static str, code: ErrorCode },
+    DeviceError {
+        request: &'static str,
+        code: ErrorCode,
+    },
 
     /// The caller passed tensors that do not match the device's model.
     #[error("the model on the device has {expected} {what}, {got} were given")]
-    TensorCount { what: &'static str, expected: usize, got: usize },
+    TensorCount {
+        what: &'static str,
+        expected: usize,
+        got: usize,
+    },
 }

@@ -37,7 +37,11 @@ pub struct QemuConfig {
 }
 
 impl QemuConfig {
-    pub fn new(machine: impl Into<String>, cpu: impl Into<String>, elf: impl Into<PathBuf>) -> Self {
+    pub fn new(
+        machine: impl Into<String>,
+        cpu: impl Into<String>,
+        elf: impl Into<PathBuf>,
+    ) -> Self {
         QemuConfig {
             binary: PathBuf::from("qemu-system-arm"),
             machine: machine.into(),
@@ -120,7 +124,10 @@ struct Qemu {
 }
 
 impl Qemu {
-    fn spawn(cfg: &QemuConfig, serial: &str) -> Result<(Arc<Qemu>, mpsc::Receiver<PathBuf>), LinkError> {
+    fn spawn(
+        cfg: &QemuConfig,
+        serial: &str,
+    ) -> Result<(Arc<Qemu>, mpsc::Receiver<PathBuf>), LinkError> {
         install_interrupt_handler();
         let mut cmd = Command::new(&cfg.binary);
         cmd.args(cfg.args(serial))
@@ -139,9 +146,14 @@ impl Qemu {
         let mut registry = registry();
         let mut child = cmd.spawn().map_err(|source| {
             if source.kind() == std::io::ErrorKind::NotFound {
-                LinkError::QemuNotFound { binary: cfg.binary.clone() }
+                LinkError::QemuNotFound {
+                    binary: cfg.binary.clone(),
+                }
             } else {
-                LinkError::QemuSpawn { binary: cfg.binary.clone(), source }
+                LinkError::QemuSpawn {
+                    binary: cfg.binary.clone(),
+                    source,
+                }
             }
         })?;
         registry.push(child.id());
@@ -189,12 +201,16 @@ impl Qemu {
     /// QEMU's output so far; after it exited, all of it.
     fn output(&self) -> String {
         if self.try_wait().is_some() {
-            let readers = std::mem::take(&mut *self.readers.lock().unwrap_or_else(|e| e.into_inner()));
+            let readers =
+                std::mem::take(&mut *self.readers.lock().unwrap_or_else(|e| e.into_inner()));
             for reader in readers {
                 let _ = reader.join();
             }
         }
-        self.output.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.output
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn exited(&self, during: &str) -> Option<LinkError> {
@@ -281,7 +297,11 @@ impl QemuSession {
         let started = Instant::now();
         let (qemu, pty_rx) = Qemu::spawn(cfg, "pty")?;
         match pty_rx.recv_timeout(startup_timeout) {
-            Ok(pty) => Ok(QemuSession { qemu, pty, startup: started.elapsed() }),
+            Ok(pty) => Ok(QemuSession {
+                qemu,
+                pty,
+                startup: started.elapsed(),
+            }),
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 qemu.stop();
                 Err(LinkError::Timeout {
@@ -292,12 +312,12 @@ impl QemuSession {
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 // Stdout closed without a pty line: QEMU is exiting (bad machine, bad ELF...).
                 qemu.wait_timeout(Duration::from_secs(5));
-                let err = qemu.exited("before reporting its serial pty").unwrap_or_else(|| {
-                    LinkError::Timeout {
+                let err = qemu
+                    .exited("before reporting its serial pty")
+                    .unwrap_or_else(|| LinkError::Timeout {
                         what: "QEMU to report its serial pty".into(),
                         after: started.elapsed(),
-                    }
-                });
+                    });
                 qemu.stop();
                 Err(err)
             }
@@ -323,7 +343,10 @@ impl QemuSession {
         serialport::new(self.pty.to_string_lossy(), 115_200)
             .timeout(Duration::from_millis(100))
             .open_native()
-            .map_err(|source| LinkError::OpenPort { path: self.pty.clone(), source })
+            .map_err(|source| LinkError::OpenPort {
+                path: self.pty.clone(),
+                source,
+            })
     }
 
     /// Opens the pty and wraps it in a [`Device`] whose link errors become
@@ -385,13 +408,21 @@ pub fn run_to_exit(cfg: &QemuConfig, timeout: Duration) -> Result<QemuRun, LinkE
     let (qemu, _pty) = Qemu::spawn(cfg, &format!("file:{}", serial_path.display()))?;
     let Some(status) = qemu.wait_timeout(timeout) else {
         qemu.stop();
-        return Err(LinkError::Timeout { what: "the firmware to exit QEMU".into(), after: timeout });
+        return Err(LinkError::Timeout {
+            what: "the firmware to exit QEMU".into(),
+            after: timeout,
+        });
     };
     let elapsed = started.elapsed();
     let output = qemu.output();
     qemu.stop();
     let serial = std::fs::read(&serial_path).map_err(io("reading the serial output"))?;
-    Ok(QemuRun { status, serial, output, elapsed })
+    Ok(QemuRun {
+        status,
+        serial,
+        output,
+        elapsed,
+    })
 }
 
 #[cfg(test)]
@@ -410,8 +441,11 @@ mod tests {
     #[test]
     fn command_line() {
         let cfg = QemuConfig::new("mps2-an386", "cortex-m4", "/tmp/fw.elf");
-        let args: Vec<String> =
-            cfg.args("pty").iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        let args: Vec<String> = cfg
+            .args("pty")
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         assert_eq!(
             args.join(" "),
             "-M mps2-an386 -cpu cortex-m4 -display none -monitor none -serial pty \

@@ -4,14 +4,16 @@
 
 use std::path::{Path, PathBuf};
 
-use kiln::import::{ImportOptions, Imported, import};
+use kiln::import::{import, ImportOptions, Imported};
 use kiln::ir::Graph;
 use kiln::reference::Reference;
 use prost::Message;
 use tract_onnx::pb::{
-    self, AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
-    TensorShapeProto, TypeProto, ValueInfoProto, attribute_proto::AttributeType,
-    tensor_shape_proto::{Dimension, dimension::Value as DimValue},
+    self,
+    attribute_proto::AttributeType,
+    tensor_shape_proto::{dimension::Value as DimValue, Dimension},
+    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
+    TensorShapeProto, TypeProto, ValueInfoProto,
 };
 
 /// A declared input dimension.
@@ -53,7 +55,13 @@ pub struct M {
 
 impl M {
     pub fn new(opset: i64) -> M {
-        M { g: GraphProto { name: "test".into(), ..Default::default() }, opset }
+        M {
+            g: GraphProto {
+                name: "test".into(),
+                ..Default::default()
+            },
+            opset,
+        }
     }
 
     pub fn input(self, name: &str, dims: &[D]) -> M {
@@ -129,7 +137,10 @@ impl M {
         ModelProto {
             ir_version: 8,
             producer_name: "kiln-tests".into(),
-            opset_import: vec![OperatorSetIdProto { domain: String::new(), version: self.opset }],
+            opset_import: vec![OperatorSetIdProto {
+                domain: String::new(),
+                version: self.opset,
+            }],
             graph: Some(self.g),
             ..Default::default()
         }
@@ -144,10 +155,20 @@ impl M {
 }
 
 pub fn ai(name: &str, v: i64) -> AttributeProto {
-    AttributeProto { name: name.into(), r#type: AttributeType::Int as i32, i: v, ..Default::default() }
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::Int as i32,
+        i: v,
+        ..Default::default()
+    }
 }
 pub fn af(name: &str, v: f32) -> AttributeProto {
-    AttributeProto { name: name.into(), r#type: AttributeType::Float as i32, f: v, ..Default::default() }
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::Float as i32,
+        f: v,
+        ..Default::default()
+    }
 }
 pub fn as_(name: &str, v: &str) -> AttributeProto {
     AttributeProto {
@@ -158,7 +179,12 @@ pub fn as_(name: &str, v: &str) -> AttributeProto {
     }
 }
 pub fn ais(name: &str, v: &[i64]) -> AttributeProto {
-    AttributeProto { name: name.into(), r#type: AttributeType::Ints as i32, ints: v.to_vec(), ..Default::default() }
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::Ints as i32,
+        ints: v.to_vec(),
+        ..Default::default()
+    }
 }
 pub fn afs(name: &str, v: &[f32]) -> AttributeProto {
     AttributeProto {
@@ -173,7 +199,12 @@ pub fn at_f32(name: &str, dims: &[i64], data: Vec<f32>) -> AttributeProto {
     AttributeProto {
         name: name.into(),
         r#type: AttributeType::Tensor as i32,
-        t: Some(TensorProto { dims: dims.to_vec(), data_type: FLOAT, float_data: data, ..Default::default() }),
+        t: Some(TensorProto {
+            dims: dims.to_vec(),
+            data_type: FLOAT,
+            float_data: data,
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
@@ -181,17 +212,26 @@ pub fn at_i64(name: &str, dims: &[i64], data: Vec<i64>) -> AttributeProto {
     AttributeProto {
         name: name.into(),
         r#type: AttributeType::Tensor as i32,
-        t: Some(TensorProto { dims: dims.to_vec(), data_type: INT64, int64_data: data, ..Default::default() }),
+        t: Some(TensorProto {
+            dims: dims.to_vec(),
+            data_type: INT64,
+            int64_data: data,
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
 
 /// Deterministic pseudo-random values in [-1, 1).
 pub fn rand_vec(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
         })
         .collect()
@@ -211,7 +251,11 @@ pub fn run_ir(g: &Graph, inputs: &[Vec<f32>]) -> Vec<Vec<f32>> {
     for n in &g.nodes {
         let ins: Vec<Vec<f32>> = n.inputs.iter().map(|&t| bufs[t].clone()).collect();
         let ins_ref: Vec<&[f32]> = ins.iter().map(|v| v.as_slice()).collect();
-        let mut outs: Vec<Vec<f32>> = n.outputs.iter().map(|&t| vec![f32::NAN; g.tensors[t].len()]).collect();
+        let mut outs: Vec<Vec<f32>> = n
+            .outputs
+            .iter()
+            .map(|&t| vec![f32::NAN; g.tensors[t].len()])
+            .collect();
         {
             let mut outs_ref: Vec<&mut [f32]> = outs.iter_mut().map(|v| v.as_mut_slice()).collect();
             kiln_kernels::f32::run(&n.op, &ins_ref, &n.idx, &mut outs_ref);
