@@ -59,7 +59,8 @@ pub fn agreement(a: &[Vec<f32>], b: &[Vec<f32>]) -> Agreement {
             if p.to_bits() != q.to_bits() {
                 m.mismatched += 1;
             }
-            if !((p - q).abs() <= F32_ATOL + F32_RTOL * q.abs()) && p.to_bits() != q.to_bits() {
+            let within = (p - q).abs() <= F32_ATOL + F32_RTOL * q.abs();
+            if !within && p.to_bits() != q.to_bits() {
                 m.out_of_tolerance += 1;
             }
             dot += p as f64 * q as f64;

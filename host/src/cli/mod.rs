@@ -162,7 +162,7 @@ pub fn parse_input_shapes(v: &[String]) -> anyhow::Result<std::collections::Hash
 /// The board a command targets.
 pub enum Target {
     Host,
-    Board(crate::boards::Board),
+    Board(Box<crate::boards::Board>),
 }
 
 /// Resolves the board and imports, optimizes and plans the model.
@@ -171,7 +171,7 @@ pub fn prepare(a: &BuildArgs) -> anyhow::Result<(crate::deploy::Prepared, Target
     let target = if a.board == crate::boards::HOST {
         Target::Host
     } else {
-        Target::Board(catalog.get(&a.board)?.clone())
+        Target::Board(Box::new(catalog.get(&a.board)?.clone()))
     };
     if a.precision == Precision::Int8 {
         anyhow::bail!("--precision int8 is not supported by this kiln version yet; build with --precision f32");

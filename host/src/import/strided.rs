@@ -283,7 +283,7 @@ fn lower_identity(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
     let input = n.req(0)?;
     let out = n.out0()?;
     let x = cx.tensor(input)?;
-    if cx.is_graph_output(out) && !cx.g.inputs.contains(&x) {
+    if cx.is_graph_output(out) {
         let y = cx.output(out)?;
         return emit_copy(cx, n, x, y);
     }
