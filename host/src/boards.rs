@@ -114,13 +114,22 @@ impl Board {
             )));
         }
         if b.uart.kind != "cmsdk" {
-            return Err(invalid(format!("field `uart.kind`: `{}` is not supported (cmsdk)", b.uart.kind)));
+            return Err(invalid(format!(
+                "field `uart.kind`: `{}` is not supported (cmsdk)",
+                b.uart.kind
+            )));
         }
         if b.timer.kind != "systick" && b.timer.kind != "dwt" {
-            return Err(invalid(format!("field `timer.kind`: `{}` is not `systick` or `dwt`", b.timer.kind)));
+            return Err(invalid(format!(
+                "field `timer.kind`: `{}` is not `systick` or `dwt`",
+                b.timer.kind
+            )));
         }
         if b.timer.hz == 0 || b.memory.flash_size == 0 || b.memory.ram_size == 0 {
-            return Err(invalid("fields `timer.hz`, `memory.flash_size` and `memory.ram_size` must be non-zero".into()));
+            return Err(invalid(
+                "fields `timer.hz`, `memory.flash_size` and `memory.ram_size` must be non-zero"
+                    .into(),
+            ));
         }
         if b.stack_reserve >= b.memory.ram_size {
             return Err(invalid(format!(
@@ -234,14 +243,26 @@ mod tests {
     #[test]
     fn bad_board_file_names_file_and_field() {
         let dir = tempfile::tempdir().unwrap();
-        let text = include_str!("../../boards/mps2-an386.toml").replace("thumbv7em-none-eabihf", "riscv32imc");
+        let text = include_str!("../../boards/mps2-an386.toml")
+            .replace("thumbv7em-none-eabihf", "riscv32imc");
         let p = dir.path().join("mps2-an386.toml");
         std::fs::write(&p, text).unwrap();
-        let e = Catalog::builtin().unwrap().with_dir(dir.path()).unwrap_err().to_string();
-        assert!(e.contains("mps2-an386.toml") && e.contains("field `target`"), "{e}");
+        let e = Catalog::builtin()
+            .unwrap()
+            .with_dir(dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("mps2-an386.toml") && e.contains("field `target`"),
+            "{e}"
+        );
 
         std::fs::write(&p, "name = 3").unwrap();
-        let e = Catalog::builtin().unwrap().with_dir(dir.path()).unwrap_err().to_string();
+        let e = Catalog::builtin()
+            .unwrap()
+            .with_dir(dir.path())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("mps2-an386.toml"), "{e}");
     }
 }

@@ -34,7 +34,11 @@ pub enum BuildError {
         source: std::io::Error,
     },
     #[error("firmware build failed in {dir} (status {status}):\n{log}")]
-    Failed { dir: PathBuf, status: String, log: String },
+    Failed {
+        dir: PathBuf,
+        status: String,
+        log: String,
+    },
     #[error("cannot read the firmware ELF {path}: {message}")]
     Elf { path: PathBuf, message: String },
 }
@@ -48,7 +52,10 @@ pub fn check_fit(board: &Board, stats: &PlanStats) -> Result<(), BuildError> {
             what: "flash",
             needed: flash,
             available: board.memory.flash_size,
-            detail: format!("weights {} + code about {}", stats.blob_bytes, CODE_ESTIMATE_BYTES),
+            detail: format!(
+                "weights {} + code about {}",
+                stats.blob_bytes, CODE_ESTIMATE_BYTES
+            ),
         });
     }
     let ram = stats.arena_bytes as u64 + board.stack_reserve + RUNTIME_RAM_BYTES;
@@ -81,7 +88,12 @@ pub struct Sizes {
 
 /// Reads section sizes: flash = `.vector_table` + `.text` + `.rodata` + `.data` (its load image);
 /// RAM = `.data` + `.bss` + `.uninit` + the stack reserve.
-pub fn sizes(elf: &Path, weights: u64, arena: u64, stack_reserve: u64) -> Result<Sizes, BuildError> {
+pub fn sizes(
+    elf: &Path,
+    weights: u64,
+    arena: u64,
+    stack_reserve: u64,
+) -> Result<Sizes, BuildError> {
     use object::{Object, ObjectSection};
     let err = |message: String| BuildError::Elf {
         path: elf.to_path_buf(),
@@ -123,9 +135,17 @@ pub struct Built {
 
 /// `cargo build --release` in `crate_dir`; `target_dir` defaults to `crate_dir/target`.
 /// The ELF is copied to `crate_dir/firmware.elf`.
-pub fn cargo_build(crate_dir: &Path, bin: &str, board: &Board, tc: &Toolchain, target_dir: Option<&Path>) -> Result<Built, BuildError> {
+pub fn cargo_build(
+    crate_dir: &Path,
+    bin: &str,
+    board: &Board,
+    tc: &Toolchain,
+    target_dir: Option<&Path>,
+) -> Result<Built, BuildError> {
     let start = Instant::now();
-    let target_dir = target_dir.map(Path::to_path_buf).unwrap_or_else(|| crate_dir.join("target"));
+    let target_dir = target_dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| crate_dir.join("target"));
     let mut cmd: Command = tc.cargo();
     cmd.current_dir(crate_dir)
         .args(["build", "--release", "--quiet"])
@@ -174,7 +194,13 @@ mod tests {
             blob_bytes: 1000,
         };
         let e = check_fit(b, &stats).unwrap_err().to_string();
-        assert!(e.contains("mps3-an547") && e.contains("RAM") && e.contains("524288") && e.contains("arena 600000"), "{e}");
+        assert!(
+            e.contains("mps3-an547")
+                && e.contains("RAM")
+                && e.contains("524288")
+                && e.contains("arena 600000"),
+            "{e}"
+        );
         let stats = PlanStats {
             blob_bytes: 600_000,
             arena_bytes: 10,

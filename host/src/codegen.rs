@@ -76,7 +76,13 @@ fn write(path: &Path, contents: impl AsRef<[u8]>) -> Result<(), CodegenError> {
 pub fn crate_name(name: &str) -> String {
     let s: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect();
     let s = s.trim_matches('-').to_string();
     if s.is_empty() {
@@ -117,10 +123,11 @@ pub fn model_rs(g: &Graph, p: &Plan) -> Result<String, CodegenError> {
 
     let mut steps = Vec::new();
     for (i, node) in g.nodes.iter().enumerate() {
-        let lit: syn::Expr = syn::parse_str(&op_literal(&node.op)).map_err(|e| CodegenError::Syntax {
-            node: node.name.clone(),
-            message: e.to_string(),
-        })?;
+        let lit: syn::Expr =
+            syn::parse_str(&op_literal(&node.op)).map_err(|e| CodegenError::Syntax {
+                node: node.name.clone(),
+                message: e.to_string(),
+            })?;
         let ins: Vec<TokenStream> = node
             .inputs
             .iter()
@@ -390,14 +397,23 @@ fn vendor(dir: &Path) -> Result<(), CodegenError> {
     fn walk(d: &Dir<'_>, root: &Path) -> Result<(), CodegenError> {
         for f in d.files() {
             let rel = f.path();
-            let top = rel.components().nth(1).map(|c| c.as_os_str().to_string_lossy().into_owned());
+            let top = rel
+                .components()
+                .nth(1)
+                .map(|c| c.as_os_str().to_string_lossy().into_owned());
             // Only what a build needs: manifests, sources and build scripts.
-            if !matches!(top.as_deref(), Some("Cargo.toml" | "src" | "build.rs" | "README.md")) {
+            if !matches!(
+                top.as_deref(),
+                Some("Cargo.toml" | "src" | "build.rs" | "README.md")
+            ) {
                 continue;
             }
             let dest = root.join(rel);
             if rel.file_name().and_then(|n| n.to_str()) == Some("Cargo.toml") {
-                write(&dest, standalone_manifest(f.contents_utf8().unwrap_or_default()))?;
+                write(
+                    &dest,
+                    standalone_manifest(f.contents_utf8().unwrap_or_default()),
+                )?;
             } else {
                 write(&dest, f.contents())?;
             }
@@ -431,7 +447,13 @@ fn readme(package: &str, board: &Board, build_std: bool) -> String {
 }
 
 /// Writes the crate into `dir`.
-pub fn generate(dir: &Path, g: &Graph, p: &Plan, board: &Board, opts: &CodegenOptions) -> Result<Generated, CodegenError> {
+pub fn generate(
+    dir: &Path,
+    g: &Graph,
+    p: &Plan,
+    board: &Board,
+    opts: &CodegenOptions,
+) -> Result<Generated, CodegenError> {
     let model = model_rs(g, p)?;
     let selftest_bytes: Option<Vec<u8>> = opts
         .selftest
@@ -449,15 +471,27 @@ pub fn generate(dir: &Path, g: &Graph, p: &Plan, board: &Board, opts: &CodegenOp
     let bin = format!("{base}-{}", hex::encode(&hash[..4]));
     let n_selftest = opts.selftest.as_ref().map(|(_, n)| *n).unwrap_or(0);
 
-    write(&dir.join("Cargo.toml"), cargo_toml(&package, &bin, &board.runtime))?;
-    write(&dir.join(".cargo/config.toml"), config_toml(board, opts.build_std))?;
+    write(
+        &dir.join("Cargo.toml"),
+        cargo_toml(&package, &bin, &board.runtime),
+    )?;
+    write(
+        &dir.join(".cargo/config.toml"),
+        config_toml(board, opts.build_std),
+    )?;
     write(&dir.join("memory.x"), memory_x(board))?;
     write(&dir.join("kiln.x"), kiln_x())?;
     write(&dir.join("build.rs"), BUILD_RS)?;
-    write(&dir.join("README.md"), readme(&package, board, opts.build_std))?;
+    write(
+        &dir.join("README.md"),
+        readme(&package, board, opts.build_std),
+    )?;
     write(&dir.join("src/model.rs"), model)?;
     write(&dir.join("src/weights.bin"), &p.blob)?;
-    write(&dir.join("src/main.rs"), main_rs(board, &hash, selftest_bytes.is_some(), n_selftest))?;
+    write(
+        &dir.join("src/main.rs"),
+        main_rs(board, &hash, selftest_bytes.is_some(), n_selftest),
+    )?;
     if let Some(b) = &selftest_bytes {
         write(&dir.join("src/selftest.bin"), b)?;
     }
@@ -483,14 +517,24 @@ mod tests {
             beta: f32::INFINITY,
         });
         let s = op_literal(&op);
-        assert!(s.contains("f32::NEG_INFINITY") && s.contains("f32::INFINITY"), "{s}");
+        assert!(
+            s.contains("f32::NEG_INFINITY") && s.contains("f32::INFINITY"),
+            "{s}"
+        );
         syn::parse_str::<syn::Expr>(&s).unwrap();
     }
 
     #[test]
     fn manifests_become_standalone() {
-        let m = standalone_manifest("[package]\nname = \"x\"\nversion.workspace = true\nedition.workspace = true\n");
-        assert!(m.contains("version = \"") && m.contains("edition = \"2021\"") && !m.contains("workspace"), "{m}");
+        let m = standalone_manifest(
+            "[package]\nname = \"x\"\nversion.workspace = true\nedition.workspace = true\n",
+        );
+        assert!(
+            m.contains("version = \"")
+                && m.contains("edition = \"2021\"")
+                && !m.contains("workspace"),
+            "{m}"
+        );
     }
 
     #[test]

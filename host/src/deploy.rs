@@ -35,7 +35,9 @@ pub enum DeployError {
     Build(#[from] BuildError),
     #[error(transparent)]
     Link(#[from] crate::link::LinkError),
-    #[error("board `{board}` is not emulated; running on real boards needs a probe (not supported yet)")]
+    #[error(
+        "board `{board}` is not emulated; running on real boards needs a probe (not supported yet)"
+    )]
     NotEmulated { board: String },
     #[error("internal error: invalid memory plan: {0}")]
     Plan(String),
@@ -45,7 +47,11 @@ pub fn model_name(path: &Path) -> String {
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("model");
     // `models/<name>/model.onnx` is named after its folder.
     if stem == "model" {
-        if let Some(dir) = path.parent().and_then(|p| p.file_name()).and_then(|s| s.to_str()) {
+        if let Some(dir) = path
+            .parent()
+            .and_then(|p| p.file_name())
+            .and_then(|s| s.to_str())
+        {
             return dir.to_string();
         }
     }
@@ -205,9 +211,12 @@ impl DeviceRunner {
         qemu_binary: &Path,
         timeout: std::time::Duration,
     ) -> Result<DeviceRunner, DeployError> {
-        let q = board.qemu.as_ref().ok_or_else(|| DeployError::NotEmulated {
-            board: board.name.clone(),
-        })?;
+        let q = board
+            .qemu
+            .as_ref()
+            .ok_or_else(|| DeployError::NotEmulated {
+                board: board.name.clone(),
+            })?;
         crate::link::install_interrupt_handler();
         let mut cfg = crate::link::QemuConfig::new(&q.machine, &q.cpu, &fw.elf);
         cfg.binary = qemu_binary.to_path_buf();

@@ -3,16 +3,16 @@
 
 pub mod boards;
 pub mod build;
-pub mod codegen;
-pub mod deploy;
 pub mod cli;
+pub mod codegen;
+pub mod data;
+pub mod deploy;
+pub mod import;
 pub mod ir;
 pub mod link;
+pub mod optimize;
 pub mod plan;
+pub mod reference;
 pub mod sim;
 pub mod toolchain;
 pub mod validate;
-pub mod data;
-pub mod import;
-pub mod optimize;
-pub mod reference;

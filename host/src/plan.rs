@@ -136,7 +136,9 @@ pub fn plan(g: &Graph) -> Plan {
 
     // Activations: greedy by size, largest first, lowest offset that does not collide with a
     // placed tensor of overlapping lifetime.
-    let mut acts: Vec<TensorId> = (0..g.tensors.len()).filter(|&t| life[t].is_some()).collect();
+    let mut acts: Vec<TensorId> = (0..g.tensors.len())
+        .filter(|&t| life[t].is_some())
+        .collect();
     acts.sort_by_key(|&t| (std::cmp::Reverse(g.tensors[t].len()), t));
     let mut placed: Vec<(TensorId, Region)> = Vec::new();
     let mut arena_bytes = 0;
@@ -203,8 +205,14 @@ pub fn verify(g: &Graph, p: &Plan) -> Result<(), String> {
         })
         .collect();
     for (i, &(a, ra)) in acts.iter().enumerate() {
-        if ra.offset % ALIGN != 0 || ra.end() > p.stats.arena_bytes || ra.bytes < g.tensors[a].len() * 4 {
-            return Err(format!("tensor `{}` has a bad region {ra:?}", g.tensors[a].name));
+        if ra.offset % ALIGN != 0
+            || ra.end() > p.stats.arena_bytes
+            || ra.bytes < g.tensors[a].len() * 4
+        {
+            return Err(format!(
+                "tensor `{}` has a bad region {ra:?}",
+                g.tensors[a].name
+            ));
         }
         for &(b, rb) in &acts[i + 1..] {
             let (la, lb) = (life[a].unwrap(), life[b].unwrap());

@@ -56,7 +56,12 @@ impl<'g> Simulator<'g> {
         let g = self.graph;
         assert_eq!(inputs.len(), g.inputs.len(), "input count");
         for (&t, data) in g.inputs.iter().zip(inputs) {
-            assert_eq!(data.len(), g.tensors[t].len(), "input `{}` length", g.tensors[t].name);
+            assert_eq!(
+                data.len(),
+                g.tensors[t].len(),
+                "input `{}` length",
+                g.tensors[t].name
+            );
             if let Some(Loc::Arena(r)) = self.plan.locs[t] {
                 let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
                 self.arena.as_mut_bytes()[r.offset..r.offset + bytes.len()].copy_from_slice(&bytes);
@@ -75,13 +80,19 @@ impl<'g> Simulator<'g> {
                     .map(|&t| {
                         let len = g.tensors[t].len();
                         match self.plan.locs[t].expect("planned input") {
-                            Loc::Arena(r) => std::slice::from_raw_parts(arena.add(r.offset) as *const f32, len),
-                            Loc::Blob(r) => std::slice::from_raw_parts(blob.add(r.offset) as *const f32, len),
+                            Loc::Arena(r) => {
+                                std::slice::from_raw_parts(arena.add(r.offset) as *const f32, len)
+                            }
+                            Loc::Blob(r) => {
+                                std::slice::from_raw_parts(blob.add(r.offset) as *const f32, len)
+                            }
                         }
                     })
                     .collect();
                 let idx: &[u32] = match self.plan.idx[i] {
-                    Some(r) => std::slice::from_raw_parts(blob.add(r.offset) as *const u32, node.idx.len()),
+                    Some(r) => {
+                        std::slice::from_raw_parts(blob.add(r.offset) as *const u32, node.idx.len())
+                    }
                     None => &[],
                 };
                 let mut outs: Vec<&mut [f32]> = node
@@ -89,7 +100,10 @@ impl<'g> Simulator<'g> {
                     .iter()
                     .map(|&t| {
                         let r = self.plan.arena(t);
-                        std::slice::from_raw_parts_mut(arena.add(r.offset) as *mut f32, g.tensors[t].len())
+                        std::slice::from_raw_parts_mut(
+                            arena.add(r.offset) as *mut f32,
+                            g.tensors[t].len(),
+                        )
                     })
                     .collect();
                 k::run(&node.op, &ins, idx, &mut outs);

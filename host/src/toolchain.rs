@@ -83,13 +83,20 @@ fn which(name: &str) -> Option<PathBuf> {
 
 /// Checks one rustc/cargo pair for `target`; `Err` says why it cannot build it.
 fn probe(cargo: &Path, rustc: &Path, target: &str) -> Result<Toolchain, String> {
-    let version = output(rustc, &["--version"]).ok_or_else(|| format!("{} does not run", rustc.display()))?;
+    let version =
+        output(rustc, &["--version"]).ok_or_else(|| format!("{} does not run", rustc.display()))?;
     if !cargo.is_file() {
         return Err(format!("{} not found", cargo.display()));
     }
-    let sysroot = output(rustc, &["--print", "sysroot"]).ok_or_else(|| format!("{} --print sysroot failed", rustc.display()))?;
+    let sysroot = output(rustc, &["--print", "sysroot"])
+        .ok_or_else(|| format!("{} --print sysroot failed", rustc.display()))?;
     let sysroot = PathBuf::from(sysroot);
-    if sysroot.join("lib/rustlib").join(target).join("lib").is_dir() {
+    if sysroot
+        .join("lib/rustlib")
+        .join(target)
+        .join("lib")
+        .is_dir()
+    {
         return Ok(Toolchain {
             kind: Kind::Installed,
             cargo: cargo.to_path_buf(),
@@ -98,7 +105,10 @@ fn probe(cargo: &Path, rustc: &Path, target: &str) -> Result<Toolchain, String> 
             target: target.to_string(),
         });
     }
-    if sysroot.join("lib/rustlib/src/rust/library/core/Cargo.toml").is_file() {
+    if sysroot
+        .join("lib/rustlib/src/rust/library/core/Cargo.toml")
+        .is_file()
+    {
         return Ok(Toolchain {
             kind: Kind::BuildStd,
             cargo: cargo.to_path_buf(),
@@ -119,7 +129,10 @@ pub fn find(target: &str) -> Result<Toolchain, ToolchainError> {
     if let (Some(cargo), Some(rustc)) = (which("cargo"), which("rustc")) {
         candidates.push((cargo, rustc));
     }
-    let debian = (PathBuf::from("/usr/bin/cargo"), PathBuf::from("/usr/bin/rustc"));
+    let debian = (
+        PathBuf::from("/usr/bin/cargo"),
+        PathBuf::from("/usr/bin/rustc"),
+    );
     if !candidates.contains(&debian) {
         candidates.push(debian);
     }
@@ -151,16 +164,32 @@ mod tests {
             Ok(t) => assert!(t.version.starts_with("rustc")),
             Err(e) => {
                 let s = e.to_string();
-                assert!(s.contains("rustup target add thumbv7em-none-eabihf") && s.contains("rust-web-src"), "{s}");
+                assert!(
+                    s.contains("rustup target add thumbv7em-none-eabihf")
+                        && s.contains("rust-web-src"),
+                    "{s}"
+                );
             }
         }
     }
 
     #[test]
     fn missing_rustc_is_refused_with_the_reason() {
-        let e = probe(Path::new("/nonexistent/cargo"), Path::new("/nonexistent/rustc"), "thumbv7em-none-eabihf").unwrap_err();
+        let e = probe(
+            Path::new("/nonexistent/cargo"),
+            Path::new("/nonexistent/rustc"),
+            "thumbv7em-none-eabihf",
+        )
+        .unwrap_err();
         assert!(e.contains("/nonexistent/rustc does not run"), "{e}");
-        let e = ToolchainError::NotFound { target: "thumbv6m-none-eabi".into(), details: e }.to_string();
-        assert!(e.contains("rustup target add thumbv6m-none-eabi") && e.contains("rust-web-src"), "{e}");
+        let e = ToolchainError::NotFound {
+            target: "thumbv6m-none-eabi".into(),
+            details: e,
+        }
+        .to_string();
+        assert!(
+            e.contains("rustup target add thumbv6m-none-eabi") && e.contains("rust-web-src"),
+            "{e}"
+        );
     }
 }

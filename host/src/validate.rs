@@ -116,7 +116,10 @@ mod tests {
         let b = vec![vec![1.0, 2.00001], vec![0.4, 0.5]];
         let m = agreement(&a, &b);
         assert_eq!(m.mismatched, 2);
-        assert_eq!(m.out_of_tolerance, 1, "2.0 vs 2.00001 is inside 1e-5 + 1e-4*2; 1.0 vs 0.4 is not");
+        assert_eq!(
+            m.out_of_tolerance, 1,
+            "2.0 vs 2.00001 is inside 1e-5 + 1e-4*2; 1.0 vs 0.4 is not"
+        );
         assert_eq!(m.top1_agreement, 0.5);
         assert!((m.max_abs_error - 0.6).abs() < 1e-6);
     }

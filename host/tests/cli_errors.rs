@@ -5,10 +5,13 @@ mod import_support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use import_support::{M, D};
+use import_support::{D, M};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn kiln(args: &[&str]) -> Output {
@@ -45,7 +48,10 @@ fn a_truncated_model() {
     let bytes = std::fs::read(root().join("models/digits-cnn/model.onnx")).unwrap();
     let p = dir.path().join("cut.onnx");
     std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
-    fails_with(&kiln(&["build", p.to_str().unwrap(), "--board", "host"]), &["cut.onnx"]);
+    fails_with(
+        &kiln(&["build", p.to_str().unwrap(), "--board", "host"]),
+        &["cut.onnx"],
+    );
 }
 
 #[test]
@@ -59,7 +65,10 @@ fn unsupported_ops_are_all_listed() {
         .node("Floor", &["b"], &["c"], vec![])
         .node("Celu", &["c"], &["y"], vec![])
         .save(dir.path(), "unsup");
-    fails_with(&kiln(&["inspect", p.to_str().unwrap()]), &["unsup.onnx", "Erf", "Floor", "Celu"]);
+    fails_with(
+        &kiln(&["inspect", p.to_str().unwrap()]),
+        &["unsup.onnx", "Erf", "Floor", "Celu"],
+    );
 }
 
 #[test]
@@ -83,13 +92,21 @@ fn a_model_too_big_for_the_board_is_refused_before_building() {
         out.to_str().unwrap(),
     ]);
     fails_with(&o, &["does not fit board `tiny-ram`", "RAM needs", "16384"]);
-    assert!(!out.exists(), "nothing is generated for a model that does not fit");
+    assert!(
+        !out.exists(),
+        "nothing is generated for a model that does not fit"
+    );
 }
 
 #[test]
 fn a_board_that_does_not_exist_lists_the_valid_ones() {
     fails_with(
-        &kiln(&["build", "models/digits-mlp/model.onnx", "--board", "mps9-nope"]),
+        &kiln(&[
+            "build",
+            "models/digits-mlp/model.onnx",
+            "--board",
+            "mps9-nope",
+        ]),
         &["mps9-nope", "mps2-an386", "mps3-an547", "host"],
     );
 }
@@ -106,7 +123,13 @@ fn a_missing_qemu_names_the_remedy() {
         "--qemu",
         "/nonexistent/qemu-system-arm",
     ]);
-    fails_with(&o, &["/nonexistent/qemu-system-arm", "apt-get install qemu-system-arm"]);
+    fails_with(
+        &o,
+        &[
+            "/nonexistent/qemu-system-arm",
+            "apt-get install qemu-system-arm",
+        ],
+    );
 }
 
 #[test]

@@ -9,7 +9,10 @@ use kiln::deploy::{build_firmware, prepare};
 use kiln::import::ImportOptions;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 #[test]
@@ -19,24 +22,45 @@ fn digits_cnn_model_rs_snapshot_builds_without_allocator() {
     let model_rs = kiln::codegen::model_rs(&p.graph, &p.plan).unwrap();
     insta::assert_snapshot!("digits_cnn_model_rs", model_rs);
 
-    let board = Catalog::builtin().unwrap().get("mps2-an386").unwrap().clone();
+    let board = Catalog::builtin()
+        .unwrap()
+        .get("mps2-an386")
+        .unwrap()
+        .clone();
     let out = root().join("target/snapshot-crate/digits-cnn");
     let target_dir = std::env::var_os("KILN_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target/firmware"));
     let fw = build_firmware(&p, &board, &out, Some(&target_dir), None).unwrap();
     // The snapshot is exactly what was built.
-    assert_eq!(std::fs::read_to_string(out.join("src/model.rs")).unwrap(), model_rs);
+    assert_eq!(
+        std::fs::read_to_string(out.join("src/model.rs")).unwrap(),
+        model_rs
+    );
 
     use object::{Object, ObjectSymbol};
     let data = std::fs::read(&fw.elf).unwrap();
     let elf = object::File::parse(&*data).unwrap();
-    let names: Vec<String> = elf.symbols().filter_map(|s| s.name().ok().map(str::to_string)).collect();
-    assert!(names.iter().any(|n| n == "main" || n.contains("invoke")), "symbols were read");
+    let names: Vec<String> = elf
+        .symbols()
+        .filter_map(|s| s.name().ok().map(str::to_string))
+        .collect();
+    assert!(
+        names.iter().any(|n| n == "main" || n.contains("invoke")),
+        "symbols were read"
+    );
     let alloc: Vec<&String> = names
         .iter()
-        .filter(|n| n.contains("__rust_alloc") || n.contains("__rg_alloc") || n.contains("__rust_no_alloc_shim") || n.contains("GlobalAlloc"))
+        .filter(|n| {
+            n.contains("__rust_alloc")
+                || n.contains("__rg_alloc")
+                || n.contains("__rust_no_alloc_shim")
+                || n.contains("GlobalAlloc")
+        })
         .collect();
-    assert!(alloc.is_empty(), "allocator symbols in the firmware: {alloc:?}");
+    assert!(
+        alloc.is_empty(),
+        "allocator symbols in the firmware: {alloc:?}"
+    );
     assert!(fw.sizes.flash_weights_bytes > 0 && fw.sizes.flash_code_bytes > 0);
 }

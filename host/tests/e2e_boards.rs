@@ -8,7 +8,10 @@ use std::process::Command;
 use serde_json::Value;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// `kiln`, run from the repository root with the shared firmware target dir.
@@ -17,7 +20,9 @@ fn kiln() -> Command {
     c.current_dir(root());
     c.env(
         "KILN_TARGET_DIR",
-        std::env::var_os("KILN_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target/firmware")),
+        std::env::var_os("KILN_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root().join("target/firmware")),
     );
     c
 }
@@ -26,8 +31,18 @@ fn validate(model: &str, board: &str, limit: Option<usize>) -> Value {
     let out = root().join("target/e2e").join(format!("{model}-{board}"));
     let mut c = kiln();
     let c = c
-        .args(["validate", &format!("models/{model}/model.onnx"), "--board", board])
-        .args(["--data", &format!("models/{model}/test.npz"), "--format", "json"])
+        .args([
+            "validate",
+            &format!("models/{model}/model.onnx"),
+            "--board",
+            board,
+        ])
+        .args([
+            "--data",
+            &format!("models/{model}/test.npz"),
+            "--format",
+            "json",
+        ])
         .arg("--out")
         .arg(&out);
     if let Some(n) = limit {
@@ -36,7 +51,11 @@ fn validate(model: &str, board: &str, limit: Option<usize>) -> Value {
     let o = c.output().expect("kiln runs");
     let stdout = String::from_utf8_lossy(&o.stdout);
     let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "kiln validate {model} on {board} failed ({}):\n{stderr}\n{stdout}", o.status);
+    assert!(
+        o.status.success(),
+        "kiln validate {model} on {board} failed ({}):\n{stderr}\n{stdout}",
+        o.status
+    );
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("bad JSON ({e}): {stdout}"))
 }
 
@@ -45,12 +64,25 @@ fn check(model: &str, board: &str, limit: Option<usize>) {
     assert_eq!(r["schema"], "kiln.validate/1");
     assert_eq!(r["passed"], true, "{r:#}");
     for o in r["outputs"].as_array().unwrap() {
-        assert_eq!(o["device_vs_host"]["mismatched"], 0, "{model} on {board}: device differs from host simulation");
-        assert_eq!(o["device_vs_float"]["out_of_tolerance"], 0, "{model} on {board}: outside f32 tolerance of tract");
+        assert_eq!(
+            o["device_vs_host"]["mismatched"], 0,
+            "{model} on {board}: device differs from host simulation"
+        );
+        assert_eq!(
+            o["device_vs_float"]["out_of_tolerance"], 0,
+            "{model} on {board}: outside f32 tolerance of tract"
+        );
     }
     if let Some(acc) = r["accuracy"].as_object() {
-        assert_eq!(acc["device"], acc["host"], "{model} on {board}: device accuracy must equal host-simulated accuracy");
-        assert!(acc["device"].as_f64().unwrap() > 0.9, "{model}: accuracy {}", acc["device"]);
+        assert_eq!(
+            acc["device"], acc["host"],
+            "{model} on {board}: device accuracy must equal host-simulated accuracy"
+        );
+        assert!(
+            acc["device"].as_f64().unwrap() > 0.9,
+            "{model}: accuracy {}",
+            acc["device"]
+        );
     }
     if board == "host" {
         assert!(r["firmware"].is_null() && r["instructions_per_inference"].is_null());

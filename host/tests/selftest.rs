@@ -12,7 +12,10 @@ use kiln::import::ImportOptions;
 use kiln::link::{run_to_exit, QemuConfig};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Parses `sample S: out0 = [a, b, ...]` lines.
@@ -36,23 +39,48 @@ fn selftest_firmware_prints_the_host_simulation_results() {
         labels: Labels::None,
         limit: Some(3),
     };
-    let s = load_samples(&root().join("models/digits-mlp/test.npz"), &InputSpec::of_graph(&p.graph), &opts).unwrap();
+    let s = load_samples(
+        &root().join("models/digits-mlp/test.npz"),
+        &InputSpec::of_graph(&p.graph),
+        &opts,
+    )
+    .unwrap();
     let flat: Vec<f32> = (0..s.n).flat_map(|i| s.sample(0, i).to_vec()).collect();
-    let board = Catalog::builtin().unwrap().get("mps2-an386").unwrap().clone();
+    let board = Catalog::builtin()
+        .unwrap()
+        .get("mps2-an386")
+        .unwrap()
+        .clone();
     let out = root().join("target/selftest-crate/digits-mlp");
     let target_dir = std::env::var_os("KILN_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target/firmware"));
-    let fw = build_firmware(&p, &board, &out, Some(&target_dir), Some((flat, s.n as u32))).unwrap();
+    let fw = build_firmware(
+        &p,
+        &board,
+        &out,
+        Some(&target_dir),
+        Some((flat, s.n as u32)),
+    )
+    .unwrap();
 
     let mut host = HostRunner::new(&p);
-    let expected: Vec<Vec<f32>> = (0..s.n).map(|i| host.run(&s.sample_all(i)).outputs.remove(0)).collect();
+    let expected: Vec<Vec<f32>> = (0..s.n)
+        .map(|i| host.run(&s.sample_all(i)).outputs.remove(0))
+        .collect();
 
     let q = board.qemu.as_ref().unwrap();
-    let run = run_to_exit(&QemuConfig::new(&q.machine, &q.cpu, &fw.elf), Duration::from_secs(60)).unwrap();
+    let run = run_to_exit(
+        &QemuConfig::new(&q.machine, &q.cpu, &fw.elf),
+        Duration::from_secs(60),
+    )
+    .unwrap();
     let text = String::from_utf8_lossy(&run.serial);
     assert!(run.status.success(), "{text}\n{}", run.output);
-    assert!(text.contains("kiln selftest: 3 samples") && text.contains("kiln selftest: done"), "{text}");
+    assert!(
+        text.contains("kiln selftest: 3 samples") && text.contains("kiln selftest: done"),
+        "{text}"
+    );
     assert_eq!(parse(&text), expected, "{text}");
 
     // A user who never calls kiln again: `cargo run --release` in the generated crate.
@@ -64,6 +92,10 @@ fn selftest_firmware_prints_the_host_simulation_results() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{}\n{stdout}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert_eq!(parse(&stdout), expected, "{stdout}");
 }

@@ -65,7 +65,10 @@ impl fmt::Display for Error {
             Error::Cobs => f.write_str("invalid COBS encoding"),
             Error::TooShort => f.write_str("frame too short for a channel byte and a CRC"),
             Error::Crc { expected, found } => {
-                write!(f, "CRC mismatch: computed {expected:#010x}, frame carries {found:#010x}")
+                write!(
+                    f,
+                    "CRC mismatch: computed {expected:#010x}, frame carries {found:#010x}"
+                )
             }
             Error::Decode => f.write_str("body is not a valid message"),
             Error::TrailingBytes => f.write_str("body has bytes after the message"),
@@ -97,13 +100,20 @@ impl<'b> FrameFlavor<'b> {
         crc.update(&[channel]);
         let mut cobs = CobsEncoder::new(out);
         cobs.push(&[channel]).map_err(|_| Error::BufferTooSmall)?;
-        Ok(FrameFlavor { cobs, crc, body_len: 0, error: None })
+        Ok(FrameFlavor {
+            cobs,
+            crc,
+            body_len: 0,
+            error: None,
+        })
     }
 
     /// Finishes the frame and returns its encoded length, terminator included.
     fn finish(mut self, out_len: usize) -> Result<usize, Error> {
         let crc = self.crc.finalize();
-        self.cobs.push(&crc.to_le_bytes()).map_err(|_| Error::BufferTooSmall)?;
+        self.cobs
+            .push(&crc.to_le_bytes())
+            .map_err(|_| Error::BufferTooSmall)?;
         let n = self.cobs.finalize();
         if n >= out_len {
             return Err(Error::BufferTooSmall);
@@ -144,7 +154,9 @@ pub fn encode_frame<'b>(channel: u8, body: &[u8], out: &'b mut [u8]) -> Result<&
     }
     let out_len = out.len();
     let mut flavor = FrameFlavor::new(channel, out)?;
-    flavor.try_extend(body).map_err(|_| flavor.error.unwrap_or(Error::BufferTooSmall))?;
+    flavor
+        .try_extend(body)
+        .map_err(|_| flavor.error.unwrap_or(Error::BufferTooSmall))?;
     let n = flavor.finish(out_len)?;
     out[n - 1] = 0;
     Ok(&out[..n])
@@ -158,7 +170,9 @@ pub fn encode_message<'b, T: Serialize + ?Sized>(
     out: &'b mut [u8],
 ) -> Result<&'b [u8], Error> {
     let out_len = out.len();
-    let mut ser = postcard::Serializer { output: FrameFlavor::new(channel, out)? };
+    let mut ser = postcard::Serializer {
+        output: FrameFlavor::new(channel, out)?,
+    };
     if msg.serialize(&mut ser).is_err() {
         return Err(ser.output.error.unwrap_or(Error::Encode));
     }
@@ -205,7 +219,10 @@ pub fn decode_frame(encoded: &mut [u8]) -> Result<Frame<'_>, Error> {
     if found != expected {
         return Err(Error::Crc { expected, found });
     }
-    Ok(Frame { channel: data[0], body: &data[1..] })
+    Ok(Frame {
+        channel: data[0],
+        body: &data[1..],
+    })
 }
 
 fn decode_exact<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, Error> {
@@ -255,7 +272,12 @@ impl Default for FrameReader {
 
 impl FrameReader {
     pub const fn new() -> Self {
-        FrameReader { buf: [0; MAX_FRAME], len: 0, overflow: false, done: false }
+        FrameReader {
+            buf: [0; MAX_FRAME],
+            len: 0,
+            overflow: false,
+            done: false,
+        }
     }
 
     /// Feeds one received byte. Returns `Some` when it completed a frame (decoded and

@@ -11,9 +11,16 @@ fn crc_is_crc32_iso_hdlc() {
 fn max_frame_fits_the_largest_messages() {
     let data = [0xAAu8; MAX_CHUNK];
     let mut buf = [0u8; MAX_FRAME];
-    let req = Request::WriteInput { input: u8::MAX, offset: u32::MAX, data: &data };
+    let req = Request::WriteInput {
+        input: u8::MAX,
+        offset: u32::MAX,
+        data: &data,
+    };
     assert!(encode_request(&req, &mut buf).is_ok());
-    let resp = Response::Output { offset: u32::MAX, data: &data };
+    let resp = Response::Output {
+        offset: u32::MAX,
+        data: &data,
+    };
     assert!(encode_response(&resp, &mut buf).is_ok());
     // Worst case for COBS: a body with no zero byte at all.
     let body = [0x55u8; MAX_BODY];
@@ -29,9 +36,16 @@ fn max_frame_fits_the_largest_messages() {
 fn oversize_messages_are_refused() {
     let data = [0u8; MAX_CHUNK + 16];
     let mut buf = [0u8; 4 * MAX_FRAME];
-    let req = Request::WriteInput { input: 0, offset: 0, data: &data };
+    let req = Request::WriteInput {
+        input: 0,
+        offset: 0,
+        data: &data,
+    };
     assert_eq!(encode_request(&req, &mut buf), Err(Error::BodyTooLong));
-    assert_eq!(encode_frame(1, &[1u8; MAX_BODY + 1], &mut buf), Err(Error::BodyTooLong));
+    assert_eq!(
+        encode_frame(1, &[1u8; MAX_BODY + 1], &mut buf),
+        Err(Error::BodyTooLong)
+    );
 }
 
 #[test]
@@ -40,7 +54,11 @@ fn small_buffers_are_refused_not_overrun() {
     let full = encode_request(&Request::Stats, &mut buf).unwrap().len();
     for n in 0..full {
         let mut small = vec![0u8; n];
-        assert_eq!(encode_request(&Request::Stats, &mut small), Err(Error::BufferTooSmall), "{n}");
+        assert_eq!(
+            encode_request(&Request::Stats, &mut small),
+            Err(Error::BufferTooSmall),
+            "{n}"
+        );
     }
     let mut exact = vec![0u8; full];
     assert!(encode_request(&Request::Stats, &mut exact).is_ok());
@@ -52,7 +70,10 @@ fn reader_reports_overlong_frames_then_recovers() {
     for _ in 0..MAX_FRAME + 100 {
         assert!(reader.push(0x42).is_none());
     }
-    assert_eq!(reader.push(0).map(|r| r.map(|f| f.channel)), Some(Err(Error::FrameTooLong)));
+    assert_eq!(
+        reader.push(0).map(|r| r.map(|f| f.channel)),
+        Some(Err(Error::FrameTooLong))
+    );
     let mut buf = [0u8; MAX_FRAME];
     let frame = encode_request(&Request::Invoke, &mut buf).unwrap();
     let mut last = None;
@@ -84,7 +105,10 @@ fn short_and_invalid_frames() {
     assert_eq!(decode_frame(&mut [0x09, 1, 2]), Err(Error::Cobs));
     // An embedded terminator.
     assert_eq!(decode_frame(&mut [0x02, 0, 0x01, 1]), Err(Error::Cobs));
-    assert!(matches!(decode_frame(&mut [0x06, 1, 2, 3, 4, 5]), Err(Error::Crc { .. })));
+    assert!(matches!(
+        decode_frame(&mut [0x06, 1, 2, 3, 4, 5]),
+        Err(Error::Crc { .. })
+    ));
 }
 
 #[test]
@@ -94,9 +118,16 @@ fn strict_body_decoding() {
     // Unknown variants.
     assert_eq!(decode_request(&[0x05]), Err(Error::Decode));
     assert_eq!(decode_response(&[0x06]), Err(Error::Decode));
-    assert_eq!(decode_response(&[0x05, 0x06]), Err(Error::Decode), "unknown error code");
+    assert_eq!(
+        decode_response(&[0x05, 0x06]),
+        Err(Error::Decode),
+        "unknown error code"
+    );
     // Truncated WriteInput.
-    assert_eq!(decode_request(&[0x01, 0x00, 0x00, 0x04, 1, 2]), Err(Error::Decode));
+    assert_eq!(
+        decode_request(&[0x01, 0x00, 0x00, 0x04, 1, 2]),
+        Err(Error::Decode)
+    );
     assert_eq!(decode_request(&[]), Err(Error::Decode));
     // Invalid UTF-8 board name.
     let mut body = vec![0x00, 0x01];

@@ -10,7 +10,10 @@ use kiln_proto::*;
 const HASH: [u8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
 
 fn hex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 fn check_request(req: Request<'_>, golden: &str) {
@@ -46,7 +49,10 @@ fn protocol_version_is_pinned() {
 fn hello_request_bytes_never_change() {
     let mut buf = [0u8; MAX_FRAME];
     let frame = encode_request(&Request::Hello { magic: *b"KILN" }, &mut buf).unwrap();
-    assert_eq!(frame, &[0x02, 0x01, 0x09, b'K', b'I', b'L', b'N', 0xeb, 0x77, 0x68, 0x84, 0x00]);
+    assert_eq!(
+        frame,
+        &[0x02, 0x01, 0x09, b'K', b'I', b'L', b'N', 0xeb, 0x77, 0x68, 0x84, 0x00]
+    );
 }
 
 /// Any version's hello answer starts with tag 0 then the version as a varint.
@@ -67,7 +73,13 @@ fn hello_response_version_comes_first() {
         let f = decode_frame(&mut frame).unwrap();
         assert_eq!(peek_version(f.body), Some(version));
         // Only the tag and the version are needed: the rest may be anything.
-        let n = if version < 128 { 2 } else if version < 16384 { 3 } else { 4 };
+        let n = if version < 128 {
+            2
+        } else if version < 16384 {
+            3
+        } else {
+            4
+        };
         assert_eq!(peek_version(&f.body[..n]), Some(version));
     }
     assert_eq!(peek_version(&[0x01]), None, "Ack is not a hello");
@@ -87,7 +99,11 @@ fn golden_req_hello() {
 #[test]
 fn golden_req_write_input() {
     check_request(
-        Request::WriteInput { input: 1, offset: 300, data: &[1, 0, 2, 0xff] },
+        Request::WriteInput {
+            input: 1,
+            offset: 300,
+            data: &[1, 0, 2, 0xff],
+        },
         "08010101ac0204010702ff2e43524800",
     );
 }
@@ -95,7 +111,11 @@ fn golden_req_write_input() {
 #[test]
 fn golden_req_write_input_long() {
     check_request(
-        Request::WriteInput { input: 0, offset: 0, data: &[0x11; 300] },
+        Request::WriteInput {
+            input: 0,
+            offset: 0,
+            data: &[0x11; 300],
+        },
         concat!(
             "03010101ffac0211111111111111111111111111111111111111111111111111",
             "1111111111111111111111111111111111111111111111111111111111111111",
@@ -113,26 +133,24 @@ fn golden_req_write_input_long() {
 
 #[test]
 fn golden_req_invoke() {
-    check_request(
-        Request::Invoke,
-        "0701029242ccb600",
-    );
+    check_request(Request::Invoke, "0701029242ccb600");
 }
 
 #[test]
 fn golden_req_read_output() {
     check_request(
-        Request::ReadOutput { output: 0, offset: 128, len: 496 },
+        Request::ReadOutput {
+            output: 0,
+            offset: 128,
+            len: 496,
+        },
         "030103098001f0036fcaa1dc00",
     );
 }
 
 #[test]
 fn golden_req_stats() {
-    check_request(
-        Request::Stats,
-        "070104a7e7af5f00",
-    );
+    check_request(Request::Stats, "070104a7e7af5f00");
 }
 
 #[test]
@@ -156,10 +174,7 @@ fn golden_resp_hello() {
 
 #[test]
 fn golden_resp_ack() {
-    check_response(
-        Response::Ack,
-        "0701012813c52f00",
-    );
+    check_response(Response::Ack, "0701012813c52f00");
 }
 
 #[test]
@@ -173,7 +188,10 @@ fn golden_resp_invoked() {
 #[test]
 fn golden_resp_output() {
     check_response(
-        Response::Output { offset: 4, data: &1.0f32.to_le_bytes() },
+        Response::Output {
+            offset: 4,
+            data: &1.0f32.to_le_bytes(),
+        },
         "05010304040107803fca94947b00",
     );
 }
@@ -181,7 +199,10 @@ fn golden_resp_output() {
 #[test]
 fn golden_resp_stats() {
     check_response(
-        Response::Stats { stack_used: 1500, stack_reserve: 8192 },
+        Response::Stats {
+            stack_used: 1500,
+            stack_reserve: 8192,
+        },
         "0b0104dc0b8040dde496a200",
     );
 }
@@ -189,7 +210,9 @@ fn golden_resp_stats() {
 #[test]
 fn golden_resp_error_bad_frame() {
     check_response(
-        Response::Error { code: ErrorCode::BadFrame },
+        Response::Error {
+            code: ErrorCode::BadFrame,
+        },
         "030105056047f48300",
     );
 }
@@ -197,7 +220,9 @@ fn golden_resp_error_bad_frame() {
 #[test]
 fn golden_resp_error_bad_request() {
     check_response(
-        Response::Error { code: ErrorCode::BadRequest },
+        Response::Error {
+            code: ErrorCode::BadRequest,
+        },
         "08010501f677f3f400",
     );
 }
@@ -205,7 +230,9 @@ fn golden_resp_error_bad_request() {
 #[test]
 fn golden_resp_error_no_such_tensor() {
     check_response(
-        Response::Error { code: ErrorCode::NoSuchTensor },
+        Response::Error {
+            code: ErrorCode::NoSuchTensor,
+        },
         "080105024c26fa6d00",
     );
 }
@@ -213,7 +240,9 @@ fn golden_resp_error_no_such_tensor() {
 #[test]
 fn golden_resp_error_out_of_range() {
     check_response(
-        Response::Error { code: ErrorCode::OutOfRange },
+        Response::Error {
+            code: ErrorCode::OutOfRange,
+        },
         "08010503da16fd1a00",
     );
 }
@@ -221,7 +250,9 @@ fn golden_resp_error_out_of_range() {
 #[test]
 fn golden_resp_error_too_long() {
     check_response(
-        Response::Error { code: ErrorCode::TooLong },
+        Response::Error {
+            code: ErrorCode::TooLong,
+        },
         "080105047983998400",
     );
 }
@@ -229,7 +260,9 @@ fn golden_resp_error_too_long() {
 #[test]
 fn golden_resp_error_not_invoked() {
     check_response(
-        Response::Error { code: ErrorCode::NotInvoked },
+        Response::Error {
+            code: ErrorCode::NotInvoked,
+        },
         "08010505efb39ef300",
     );
 }

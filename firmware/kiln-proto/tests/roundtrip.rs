@@ -17,13 +17,17 @@ impl OwnedRequest {
     fn borrow(&self) -> Request<'_> {
         match self {
             OwnedRequest::Hello(magic) => Request::Hello { magic: *magic },
-            OwnedRequest::WriteInput(input, offset, data) => {
-                Request::WriteInput { input: *input, offset: *offset, data }
-            }
+            OwnedRequest::WriteInput(input, offset, data) => Request::WriteInput {
+                input: *input,
+                offset: *offset,
+                data,
+            },
             OwnedRequest::Invoke => Request::Invoke,
-            OwnedRequest::ReadOutput(output, offset, len) => {
-                Request::ReadOutput { output: *output, offset: *offset, len: *len }
-            }
+            OwnedRequest::ReadOutput(output, offset, len) => Request::ReadOutput {
+                output: *output,
+                offset: *offset,
+                len: *len,
+            },
             OwnedRequest::Stats => Request::Stats,
         }
     }
@@ -55,10 +59,14 @@ impl OwnedResponse {
             }
             OwnedResponse::Ack => Response::Ack,
             OwnedResponse::Invoked(ticks) => Response::Invoked { ticks: *ticks },
-            OwnedResponse::Output(offset, data) => Response::Output { offset: *offset, data },
-            OwnedResponse::Stats(stack_used, stack_reserve) => {
-                Response::Stats { stack_used: *stack_used, stack_reserve: *stack_reserve }
-            }
+            OwnedResponse::Output(offset, data) => Response::Output {
+                offset: *offset,
+                data,
+            },
+            OwnedResponse::Stats(stack_used, stack_reserve) => Response::Stats {
+                stack_used: *stack_used,
+                stack_reserve: *stack_reserve,
+            },
             OwnedResponse::Error(code) => Response::Error { code: *code },
         }
     }
@@ -67,7 +75,11 @@ impl OwnedResponse {
 fn any_request() -> impl Strategy<Value = OwnedRequest> {
     prop_oneof![
         any::<[u8; 4]>().prop_map(OwnedRequest::Hello),
-        (any::<u8>(), any::<u32>(), proptest::collection::vec(any::<u8>(), 0..=MAX_CHUNK))
+        (
+            any::<u8>(),
+            any::<u32>(),
+            proptest::collection::vec(any::<u8>(), 0..=MAX_CHUNK)
+        )
             .prop_map(|(i, o, d)| OwnedRequest::WriteInput(i, o, d)),
         Just(OwnedRequest::Invoke),
         (any::<u8>(), any::<u32>(), any::<u16>())
@@ -101,7 +113,10 @@ fn any_response() -> impl Strategy<Value = OwnedResponse> {
             .prop_map(|(v, h, b, a, s, i, o)| OwnedResponse::Hello(v, h, b, a, s, i, o)),
         Just(OwnedResponse::Ack),
         any::<u64>().prop_map(OwnedResponse::Invoked),
-        (any::<u32>(), proptest::collection::vec(any::<u8>(), 0..=MAX_CHUNK))
+        (
+            any::<u32>(),
+            proptest::collection::vec(any::<u8>(), 0..=MAX_CHUNK)
+        )
             .prop_map(|(o, d)| OwnedResponse::Output(o, d)),
         (any::<u32>(), any::<u32>()).prop_map(|(u, r)| OwnedResponse::Stats(u, r)),
         any_code().prop_map(OwnedResponse::Error),

@@ -12,38 +12,46 @@
 //! | `mps2` | `0x4000_4000` | IRQ 0 | QEMU `mps2-an385`, `mps2-an386`, `mps2-an500` |
 //! | `mps3` | `0x5930_3000` | IRQ 33 | QEMU `mps3-an547` |
 //!
+//! A build for a bare-metal target without one fails with a `compile_error!`. Built for the
+//! host (`cargo clippy --workspace`, `cargo test --workspace`) the crate type-checks with the
+//! `mps2` layout and no panic handler; only firmware can run it.
+//!
 //! # What the runtime owns
 //!
-//! The runtime defines the `#[panic_handler]`, the `SysTick` and `HardFault` handlers, and uses
-//! SysTick and UART0; the firmware must not define or use them too. A panic or hard fault
+//! The runtime defines the `#[panic_handler]` and the `SysTick`, `HardFault` and
+//! `DefaultHandler` (every device interrupt) handlers, and uses SysTick and UART0; the
+//! firmware must not define or use them too. A panic, a hard fault or an unexpected interrupt
 //! prints its reason over semihosting (QEMU's stderr, or a debugger's console) and exits with
-//! failure (`SYS_EXIT`, so QEMU's exit status is 1).
+//! failure (`SYS_EXIT`, so QEMU's exit status is 1). The firmware's `main` is cortex-m-rt's
+//! entry: `#[kiln_rt::entry]`, whose `static mut` locals become `&'static mut` (a way to own
+//! the arena).
 //!
 //! # Link contract: the stack region
 //!
 //! The stack high-water mark is measured by stack painting, so the runtime must know where
 //! the stack region ends. Besides cortex-m-rt's `_stack_start` (the initial stack pointer, top
-//! of the stack), the firmware's `memory.x` must define **`_kiln_stack_bottom`**, the lowest
-//! address of the region reserved for the stack, and keep everything else out of that region:
+//! of the stack; by default the end of `RAM`), the firmware's `memory.x` must define
+//! **`_kiln_stack_bottom`**, the lowest address of the region reserved for the stack:
 //!
 //! ```text
-//! _kiln_stack_bottom = _stack_start - STACK_RESERVE;   /* STACK_RESERVE: 8-byte multiple */
-//! ASSERT(_kiln_stack_bottom % 8 == 0, "BUG(kiln): stack reserve is not 8-byte aligned");
+//! _kiln_stack_bottom = _stack_start - STACK_RESERVE;  /* or ORIGIN(RAM) + LENGTH(RAM) - ... */
 //! ```
 //!
-//! and, after `INCLUDE link.x` has placed the sections (in `memory.x` the check goes inside a
-//! `SECTIONS {}`-free `ASSERT` evaluated at the end of linking):
+//! It must be word-aligned (8-byte alignment keeps the stack pointer valid too), and nothing
+//! else may be placed in `[_kiln_stack_bottom, _stack_start)`: check it at link time with an
+//! assertion on cortex-m-rt's end of RAM statics, e.g. in a script passed after `link.x`
+//! (LLD also accepts it in `memory.x`, evaluating it once the layout is known):
 //!
 //! ```text
-//! ASSERT(__euninit <= _kiln_stack_bottom,
-//!        "the model's RAM (arena and statics) does not fit next to the stack reserve");
+//! ASSERT(__sheap <= _kiln_stack_bottom, "ERROR(kiln): ... does not fit next to the stack reserve");
 //! ```
 //!
 //! `ModelDesc::stack_reserve` must equal `_stack_start - _kiln_stack_bottom`; [`serve`] and
 //! [`selftest`] check this at start-up and panic (naming both numbers) when they differ.
+//! Without the symbol the firmware does not link (`undefined symbol: _kiln_stack_bottom`).
 //!
-//! The runtime itself uses about 1 KiB of stack on top of the model's `invoke` (see
-//! `Stats` at run time for the measured figure).
+//! The runtime's own statics (frame buffers) take about 1.1 KiB of RAM; its stack use on top
+//! of the model's `invoke` is a few hundred bytes (`Stats` reports the measured total).
 //!
 //! # Timing
 //!
@@ -57,20 +65,17 @@
 
 #[cfg(all(feature = "mps2", feature = "mps3"))]
 compile_error!("kiln-rt: select exactly one board family feature, not both `mps2` and `mps3`");
-#[cfg(not(any(feature = "mps2", feature = "mps3")))]
+#[cfg(all(target_os = "none", not(any(feature = "mps2", feature = "mps3"))))]
 compile_error!("kiln-rt: select exactly one board family feature: `mps2` or `mps3`");
 
 mod board;
+#[cfg(target_os = "none")]
+mod fault;
 mod link;
 mod selftest;
 mod stack;
 mod timer;
 mod uart;
-
-use core::fmt::Write as _;
-
-use cortex_m_rt::{exception, ExceptionFrame};
-use cortex_m_semihosting::{debug, hio};
 
 /// The firmware's entry point attribute (cortex-m-rt's), so firmware needs no direct
 /// dependency on cortex-m-rt.
@@ -172,33 +177,5 @@ fn check(desc: &ModelDesc, arena: &[u8]) {
             io.bytes,
             arena.len()
         );
-    }
-}
-
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo) -> ! {
-    cortex_m::interrupt::disable();
-    if let Ok(mut err) = hio::hstderr() {
-        let _ = writeln!(err, "kiln-rt: {info}");
-    }
-    debug::exit(debug::EXIT_FAILURE);
-    loop {
-        cortex_m::asm::nop();
-    }
-}
-
-#[exception]
-unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-    if let Ok(mut err) = hio::hstderr() {
-        let _ = writeln!(
-            err,
-            "kiln-rt: HardFault at pc={:#010x} lr={:#010x}",
-            frame.pc(),
-            frame.lr()
-        );
-    }
-    debug::exit(debug::EXIT_FAILURE);
-    loop {
-        cortex_m::asm::nop();
     }
 }

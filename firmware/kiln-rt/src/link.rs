@@ -18,7 +18,9 @@ pub(crate) fn serve(desc: &ModelDesc, arena: &mut [u8], invoke: fn(&mut [u8])) -
     let mut last: Option<u64> = None;
     loop {
         let byte = uart.read();
-        let Some(frame) = reader.push(byte) else { continue };
+        let Some(frame) = reader.push(byte) else {
+            continue;
+        };
         let response = match frame {
             Ok(frame) if frame.channel == CHANNEL_PROTOCOL => match decode_request(frame.body) {
                 Ok(req) => handle(req, desc, arena, invoke, &mut last),
@@ -66,7 +68,11 @@ fn handle<'a>(
             n_outputs: desc.outputs.len() as u8,
         },
         Request::Hello { .. } => error(ErrorCode::BadRequest),
-        Request::WriteInput { input, offset, data } => {
+        Request::WriteInput {
+            input,
+            offset,
+            data,
+        } => {
             let Some(io) = desc.inputs.get(input as usize) else {
                 return error(ErrorCode::NoSuchTensor);
             };
@@ -88,7 +94,11 @@ fn handle<'a>(
             };
             Response::Invoked { ticks }
         }
-        Request::ReadOutput { output, offset, len } => {
+        Request::ReadOutput {
+            output,
+            offset,
+            len,
+        } => {
             if len as usize > MAX_CHUNK {
                 return error(ErrorCode::TooLong);
             }
@@ -101,10 +111,190 @@ fn handle<'a>(
             if last.is_none() {
                 return error(ErrorCode::NotInvoked);
             }
-            Response::Output { offset, data: &arena[r] }
+            Response::Output {
+                offset,
+                data: &arena[r],
+            }
         }
-        Request::Stats => {
-            Response::Stats { stack_used: stack::used(), stack_reserve: desc.stack_reserve }
+        Request::Stats => Response::Stats {
+            stack_used: stack::used(),
+            stack_reserve: desc.stack_reserve,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IN: IoDesc = IoDesc {
+        offset: 0,
+        bytes: 8,
+    };
+    const OUT: IoDesc = IoDesc {
+        offset: 8,
+        bytes: 8,
+    };
+    static DESC: ModelDesc = ModelDesc {
+        hash: [7; 16],
+        board: "test-board",
+        arena_bytes: 16,
+        stack_reserve: 1024,
+        inputs: &[IN],
+        outputs: &[OUT],
+    };
+
+    fn never(_: &mut [u8]) {
+        unreachable!("Invoke is not exercised on the host");
+    }
+
+    fn answer(req: Request<'_>, arena: &mut [u8], last: &mut Option<u64>) -> Response<'static> {
+        // Copy out the one borrowed answer, so the arena can be inspected afterwards.
+        match handle(req, &DESC, arena, never, last) {
+            Response::Output { .. } => Response::Ack,
+            Response::Hello {
+                version,
+                model_hash,
+                n_inputs,
+                n_outputs,
+                ..
+            } => Response::Hello {
+                version,
+                model_hash,
+                board: "",
+                arena_bytes: 0,
+                stack_reserve: 0,
+                n_inputs,
+                n_outputs,
+            },
+            Response::Ack => Response::Ack,
+            Response::Invoked { ticks } => Response::Invoked { ticks },
+            Response::Stats {
+                stack_used,
+                stack_reserve,
+            } => Response::Stats {
+                stack_used,
+                stack_reserve,
+            },
+            Response::Error { code } => Response::Error { code },
         }
+    }
+
+    fn err(code: ErrorCode) -> Response<'static> {
+        Response::Error { code }
+    }
+
+    #[test]
+    fn hello_reports_the_model_and_checks_the_magic() {
+        let mut arena = [0u8; 16];
+        let mut last = None;
+        match handle(
+            Request::Hello { magic: HELLO_MAGIC },
+            &DESC,
+            &mut arena,
+            never,
+            &mut last,
+        ) {
+            Response::Hello {
+                version,
+                model_hash,
+                board,
+                arena_bytes,
+                stack_reserve,
+                n_inputs,
+                n_outputs,
+            } => {
+                assert_eq!(version, PROTOCOL_VERSION);
+                assert_eq!(model_hash, [7; 16]);
+                assert_eq!(board, "test-board");
+                assert_eq!(
+                    (arena_bytes, stack_reserve, n_inputs, n_outputs),
+                    (16, 1024, 1, 1)
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let bad = Request::Hello { magic: *b"KILL" };
+        assert_eq!(
+            answer(bad, &mut arena, &mut last),
+            err(ErrorCode::BadRequest)
+        );
+    }
+
+    #[test]
+    fn inputs_are_written_within_their_tensor_only() {
+        let mut arena = [0u8; 16];
+        let mut last = Some(5);
+        let w = |offset, data| Request::WriteInput {
+            input: 0,
+            offset,
+            data,
+        };
+        assert_eq!(
+            answer(w(2, &[1, 2, 3]), &mut arena, &mut last),
+            Response::Ack
+        );
+        assert_eq!(arena[..8], [0, 0, 1, 2, 3, 0, 0, 0]);
+        assert_eq!(last, None, "a write invalidates the last inference");
+        assert_eq!(
+            answer(w(6, &[9, 9, 9]), &mut arena, &mut last),
+            err(ErrorCode::OutOfRange)
+        );
+        assert_eq!(
+            answer(w(u32::MAX, &[9]), &mut arena, &mut last),
+            err(ErrorCode::OutOfRange)
+        );
+        let other = Request::WriteInput {
+            input: 1,
+            offset: 0,
+            data: &[9],
+        };
+        assert_eq!(
+            answer(other, &mut arena, &mut last),
+            err(ErrorCode::NoSuchTensor)
+        );
+        assert_eq!(arena[8..], [0; 8], "refused writes change nothing");
+    }
+
+    #[test]
+    fn outputs_are_read_only_after_an_inference() {
+        let mut arena = [0u8; 16];
+        arena[8..].copy_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]);
+        let r = |output, offset, len| Request::ReadOutput {
+            output,
+            offset,
+            len,
+        };
+        let mut last = None;
+        assert_eq!(
+            answer(r(0, 0, 8), &mut arena, &mut last),
+            err(ErrorCode::NotInvoked)
+        );
+        last = Some(1);
+        match handle(r(0, 3, 4), &DESC, &mut arena, never, &mut last) {
+            Response::Output { offset: 3, data } => assert_eq!(data, &[4, 5, 6, 7]),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            answer(r(0, 5, 4), &mut arena, &mut last),
+            err(ErrorCode::OutOfRange)
+        );
+        assert_eq!(
+            answer(r(1, 0, 1), &mut arena, &mut last),
+            err(ErrorCode::NoSuchTensor)
+        );
+        let long = r(0, 0, MAX_CHUNK as u16 + 1);
+        assert_eq!(answer(long, &mut arena, &mut last), err(ErrorCode::TooLong));
+    }
+
+    #[test]
+    fn invoke_answers_from_the_last_result_while_inputs_are_unchanged() {
+        let mut arena = [0u8; 16];
+        let mut last = Some(1234);
+        // `never` would panic if the model ran again.
+        assert_eq!(
+            answer(Request::Invoke, &mut arena, &mut last),
+            Response::Invoked { ticks: 1234 }
+        );
     }
 }

@@ -25,7 +25,10 @@ pub(crate) fn run(
     );
     // Writes to the UART cannot fail.
     let _ = writeln!(uart, "kiln selftest: {n} samples");
-    for (s, sample) in samples[..needed].chunks_exact(sample_bytes.max(1)).enumerate() {
+    for (s, sample) in samples[..needed]
+        .chunks_exact(sample_bytes.max(1))
+        .enumerate()
+    {
         let mut rest = sample;
         for io in desc.inputs {
             let (bytes, tail) = rest.split_at(io.bytes as usize);

@@ -3,7 +3,6 @@
 use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 use cortex_m::peripheral::{SCB, SYST};
-use cortex_m_rt::exception;
 
 const RELOAD: u32 = 0x00FF_FFFF;
 const CSR_ENABLE: u32 = 1 << 0;
@@ -72,7 +71,8 @@ pub(crate) fn measure(f: impl FnOnce()) -> u64 {
     ticks() - t0
 }
 
-#[exception]
+#[cfg(target_os = "none")]
+#[cortex_m_rt::exception]
 fn SysTick() {
     WRAPS.store(WRAPS.load(Relaxed).wrapping_add(1), Relaxed);
 }

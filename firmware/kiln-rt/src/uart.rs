@@ -18,6 +18,7 @@ const STATE_RX_FULL: u32 = 1 << 1;
 const CTRL_TX_EN: u32 = 1 << 0;
 const CTRL_RX_EN: u32 = 1 << 1;
 const CTRL_RX_IRQ_EN: u32 = 1 << 3;
+#[cfg_attr(not(target_os = "none"), allow(dead_code))]
 const INT_RX: u32 = 1 << 1;
 
 /// NVIC line number of the UART's receive interrupt.
@@ -107,6 +108,7 @@ impl Uart {
 /// Every device interrupt lands here (the firmware has no device crate). Only the UART's
 /// receive interrupt is ever enabled; it just wakes [`Uart::read`], so the handler clears the
 /// UART's flag (the line is level-sensitive and would pend again).
+#[cfg(target_os = "none")]
 #[cortex_m_rt::exception]
 unsafe fn DefaultHandler(irqn: i16) {
     if irqn == UART0_RX_IRQ as i16 {

@@ -45,7 +45,11 @@ pub fn run(a: BoardsArgs) -> anyhow::Result<()> {
         .values()
         .map(|b| Entry {
             name: &b.name,
-            kind: if b.is_emulated() { "emulated" } else { "hardware" },
+            kind: if b.is_emulated() {
+                "emulated"
+            } else {
+                "hardware"
+            },
             board: Some(b),
         })
         .collect();
@@ -57,7 +61,10 @@ pub fn run(a: BoardsArgs) -> anyhow::Result<()> {
     if a.format == Format::Json {
         return print_json(&Listing { boards });
     }
-    println!("{:<14} {:<9} {:<12} {:<26} {:>9} {:>9}", "BOARD", "KIND", "CORE", "TARGET", "FLASH", "RAM");
+    println!(
+        "{:<14} {:<9} {:<12} {:<26} {:>9} {:>9}",
+        "BOARD", "KIND", "CORE", "TARGET", "FLASH", "RAM"
+    );
     for e in &boards {
         match e.board {
             Some(b) => println!(
@@ -68,9 +75,16 @@ pub fn run(a: BoardsArgs) -> anyhow::Result<()> {
                 b.target,
                 b.memory.flash_size / 1024,
                 b.memory.ram_size / 1024,
-                if b.name == crate::boards::DEFAULT_BOARD { "  (default)" } else { "" }
+                if b.name == crate::boards::DEFAULT_BOARD {
+                    "  (default)"
+                } else {
+                    ""
+                }
             ),
-            None => println!("{:<14} {:<9} in-process simulation through kiln-kernels (no build, no emulator)", e.name, e.kind),
+            None => println!(
+                "{:<14} {:<9} in-process simulation through kiln-kernels (no build, no emulator)",
+                e.name, e.kind
+            ),
         }
     }
     Ok(())

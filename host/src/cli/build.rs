@@ -41,7 +41,10 @@ pub fn run(a: BuildCmd) -> anyhow::Result<()> {
         Target::Host => None,
         Target::Board(board) => {
             let selftest = if a.selftest {
-                let data = a.data.clone().unwrap_or_else(|| p.model_path.with_file_name("test.npz"));
+                let data = a
+                    .data
+                    .clone()
+                    .unwrap_or_else(|| p.model_path.with_file_name("test.npz"));
                 let opts = LoadOptions {
                     labels: Labels::None,
                     limit: Some(a.limit.max(1)),

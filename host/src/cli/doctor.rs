@@ -40,8 +40,18 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<()> {
 
     let qemu = Command::new(&a.qemu).arg("--version").output();
     let (ok, found) = match qemu {
-        Ok(o) if o.status.success() => (true, String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").to_string()),
-        Ok(o) => (false, format!("{} exited with {}", a.qemu.display(), o.status)),
+        Ok(o) if o.status.success() => (
+            true,
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string(),
+        ),
+        Ok(o) => (
+            false,
+            format!("{} exited with {}", a.qemu.display(), o.status),
+        ),
         Err(e) => (false, format!("{}: {e}", a.qemu.display())),
     };
     checks.push(Check {
@@ -89,7 +99,12 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<()> {
         print_json(&report)?;
     } else {
         for c in &report.checks {
-            println!("{} {:<36} {}", if c.ok { "ok  " } else { "MISS" }, c.name, c.found);
+            println!(
+                "{} {:<36} {}",
+                if c.ok { "ok  " } else { "MISS" },
+                c.name,
+                c.found
+            );
             if let Some(f) = &c.fix {
                 for l in f.lines() {
                     println!("       fix: {l}");
@@ -98,7 +113,11 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<()> {
         }
         println!(
             "serial ports: {}",
-            if report.serial_ports.is_empty() { "none".to_string() } else { report.serial_ports.join(", ") }
+            if report.serial_ports.is_empty() {
+                "none".to_string()
+            } else {
+                report.serial_ports.join(", ")
+            }
         );
         println!(
             "default board {DEFAULT_BOARD}: {}",
@@ -106,7 +125,10 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<()> {
         );
     }
     if !usable {
-        return Err(CheckFailed(format!("the default board {DEFAULT_BOARD} cannot run (see the fixes above)")).into());
+        return Err(CheckFailed(format!(
+            "the default board {DEFAULT_BOARD} cannot run (see the fixes above)"
+        ))
+        .into());
     }
     Ok(())
 }

@@ -76,12 +76,21 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
     let mut layers = Vec::new();
     for n in &g.nodes {
         *ops.entry(n.op_type.clone()).or_insert(0) += 1;
-        let params = n.inputs.iter().filter(|&&t| g.tensors[t].is_const()).map(|&t| g.tensors[t].len()).sum();
+        let params = n
+            .inputs
+            .iter()
+            .filter(|&&t| g.tensors[t].is_const())
+            .map(|&t| g.tensors[t].len())
+            .sum();
         layers.push(Layer {
             name: n.name.clone(),
             op_type: n.op_type.clone(),
             kernel: kernel_name(&n.op),
-            output_shape: n.outputs.first().map(|&t| g.tensors[t].shape.clone()).unwrap_or_default(),
+            output_shape: n
+                .outputs
+                .first()
+                .map(|&t| g.tensors[t].shape.clone())
+                .unwrap_or_default(),
             params,
             macs: n.macs,
         });
@@ -102,7 +111,10 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
     if a.format == Format::Json {
         return print_json(&report);
     }
-    println!("model    {}  (producer {}, opset {})", report.model, report.producer, report.opset);
+    println!(
+        "model    {}  (producer {}, opset {})",
+        report.model, report.producer, report.opset
+    );
     for n in &report.notices {
         println!("notice   {n}");
     }
@@ -116,10 +128,18 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
     println!("MACs     {}", report.macs);
     println!(
         "ops      {} (all supported)",
-        report.ops.iter().map(|(k, v)| format!("{k}×{v}")).collect::<Vec<_>>().join(", ")
+        report
+            .ops
+            .iter()
+            .map(|(k, v)| format!("{k}×{v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     println!();
-    println!("{:<24} {:<20} {:<14} {:<18} {:>8} {:>10}", "LAYER", "ONNX OP", "KERNEL", "OUTPUT", "PARAMS", "MACS");
+    println!(
+        "{:<24} {:<20} {:<14} {:<18} {:>8} {:>10}",
+        "LAYER", "ONNX OP", "KERNEL", "OUTPUT", "PARAMS", "MACS"
+    );
     for l in &report.layers {
         println!(
             "{:<24} {:<20} {:<14} {:<18} {:>8} {:>10}",

@@ -19,7 +19,11 @@ mod validate;
 pub struct CheckFailed(pub String);
 
 #[derive(Parser, Debug)]
-#[command(name = "kiln", version, about = "Deploy a pre-trained ONNX model to microcontroller firmware, run it and validate it")]
+#[command(
+    name = "kiln",
+    version,
+    about = "Deploy a pre-trained ONNX model to microcontroller firmware, run it and validate it"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -143,14 +147,21 @@ pub fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
 }
 
 /// Parses `--input-shape NAME=1x49x10x1` options.
-pub fn parse_input_shapes(v: &[String]) -> anyhow::Result<std::collections::HashMap<String, Vec<usize>>> {
+pub fn parse_input_shapes(
+    v: &[String],
+) -> anyhow::Result<std::collections::HashMap<String, Vec<usize>>> {
     let mut m = std::collections::HashMap::new();
     for s in v {
-        let (name, dims) = s
-            .split_once('=')
-            .ok_or_else(|| anyhow::anyhow!("--input-shape `{s}`: expected NAME=DIMS, e.g. input=1x49x10x1"))?;
-        let dims: Result<Vec<usize>, _> = dims.split(['x', ',']).map(|d| d.trim().parse::<usize>()).collect();
-        let dims = dims.map_err(|_| anyhow::anyhow!("--input-shape `{s}`: dims must be positive integers separated by `x`"))?;
+        let (name, dims) = s.split_once('=').ok_or_else(|| {
+            anyhow::anyhow!("--input-shape `{s}`: expected NAME=DIMS, e.g. input=1x49x10x1")
+        })?;
+        let dims: Result<Vec<usize>, _> = dims
+            .split(['x', ','])
+            .map(|d| d.trim().parse::<usize>())
+            .collect();
+        let dims = dims.map_err(|_| {
+            anyhow::anyhow!("--input-shape `{s}`: dims must be positive integers separated by `x`")
+        })?;
         if dims.is_empty() || dims.contains(&0) {
             anyhow::bail!("--input-shape `{s}`: dims must be positive integers separated by `x`");
         }
@@ -193,8 +204,14 @@ pub fn build_firmware(
     board: &crate::boards::Board,
     selftest: Option<(Vec<f32>, u32)>,
 ) -> anyhow::Result<crate::deploy::Firmware> {
-    let out = a.out.clone().unwrap_or_else(|| crate::deploy::default_out(&p.model_name, &board.name));
-    let spinner = progress::spinner(&format!("building firmware for {} ({})", board.name, board.target));
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| crate::deploy::default_out(&p.model_name, &board.name));
+    let spinner = progress::spinner(&format!(
+        "building firmware for {} ({})",
+        board.name, board.target
+    ));
     let r = crate::deploy::build_firmware(p, board, &out, a.target_dir.as_deref(), selftest);
     spinner.finish_and_clear();
     Ok(r?)

@@ -156,7 +156,10 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         );
     }
     if let Some(s) = &report.stack {
-        println!("stack     {} bytes used of {} reserved", s.stack_used, s.stack_reserve);
+        println!(
+            "stack     {} bytes used of {} reserved",
+            s.stack_used, s.stack_reserve
+        );
     }
     Ok(())
 }
@@ -184,7 +187,10 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
     let (p, target) = prepare(&a.build)?;
     let specs = InputSpec::of_graph(&p.graph);
     let default = p.model_path.with_file_name("test.npz");
-    let data = a.data.clone().or_else(|| default.exists().then_some(default));
+    let data = a
+        .data
+        .clone()
+        .or_else(|| default.exists().then_some(default));
     let n = a.limit.max(1);
     let inputs: Vec<Vec<Vec<f32>>> = match data {
         Some(path) => {
@@ -193,9 +199,17 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
                 limit: Some(n),
             };
             let s = load_samples(&path, &specs, &opts)?;
-            (0..s.n).map(|i| s.sample_all(i).into_iter().map(<[f32]>::to_vec).collect()).collect()
+            (0..s.n)
+                .map(|i| s.sample_all(i).into_iter().map(<[f32]>::to_vec).collect())
+                .collect()
         }
-        None => vec![specs.iter().map(|s| vec![0.0; s.shape.iter().product()]).collect(); n],
+        None => vec![
+            specs
+                .iter()
+                .map(|s| vec![0.0; s.shape.iter().product()])
+                .collect();
+            n
+        ],
     };
     let mut runner = open_runner(&a.build, &a.link, &p, &target)?;
     let mut instr = Vec::new();
@@ -216,7 +230,10 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
         samples: inputs.len(),
         macs,
         params: p.graph.param_count(),
-        instructions_per_mac: spread.as_ref().filter(|_| macs > 0).map(|s| s.mean / macs as f64),
+        instructions_per_mac: spread
+            .as_ref()
+            .filter(|_| macs > 0)
+            .map(|s| s.mean / macs as f64),
         instructions_per_inference: spread,
         arena_bytes: p.plan.stats.arena_bytes,
         firmware: runner.firmware(),
@@ -225,7 +242,10 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
     if a.format == Format::Json {
         return print_json(&report);
     }
-    println!("model     {} on {} ({} samples)", report.model, report.board, report.samples);
+    println!(
+        "model     {} on {} ({} samples)",
+        report.model, report.board, report.samples
+    );
     println!("MACs      {}   params {}", report.macs, report.params);
     match &report.instructions_per_inference {
         Some(s) => println!(
@@ -250,7 +270,10 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
         );
     }
     if let Some(s) = &report.stack {
-        println!("stack     {} bytes used of {} reserved", s.stack_used, s.stack_reserve);
+        println!(
+            "stack     {} bytes used of {} reserved",
+            s.stack_used, s.stack_reserve
+        );
     }
     Ok(())
 }

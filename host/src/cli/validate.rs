@@ -123,7 +123,11 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
         .iter()
         .enumerate()
         .map(|(k, &t)| {
-            let (d, h, f) = (per_output(&dev, k), per_output(&sim, k), per_output(&flt, k));
+            let (d, h, f) = (
+                per_output(&dev, k),
+                per_output(&sim, k),
+                per_output(&flt, k),
+            );
             OutputReport {
                 name: p.graph.tensors[t].name.clone(),
                 device_vs_host: agreement(&d, &h),
@@ -144,13 +148,20 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
             passed: outputs.iter().all(|o| o.device_vs_host.bit_exact()),
             detail: outputs
                 .iter()
-                .map(|o| format!("{}: {} of {} elements differ", o.name, o.device_vs_host.mismatched, o.device_vs_host.elements))
+                .map(|o| {
+                    format!(
+                        "{}: {} of {} elements differ",
+                        o.name, o.device_vs_host.mismatched, o.device_vs_host.elements
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("; "),
         },
         Check {
             name: "device_within_f32_tolerance_of_float_model",
-            passed: outputs.iter().all(|o| o.device_vs_float.within_f32_tolerance()),
+            passed: outputs
+                .iter()
+                .all(|o| o.device_vs_float.within_f32_tolerance()),
             detail: outputs
                 .iter()
                 .map(|o| {
@@ -193,7 +204,8 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("cannot write report {}: {e}", path.display()))?;
     }
     if let Some(path) = &a.junit {
-        std::fs::write(path, junit(&report)).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        std::fs::write(path, junit(&report))
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     }
     if a.format == Format::Json {
         print_json(&report)?;
@@ -201,14 +213,22 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
         render(&report);
     }
     if !report.passed {
-        let failed: Vec<&str> = report.checks.iter().filter(|c| !c.passed).map(|c| c.name).collect();
+        let failed: Vec<&str> = report
+            .checks
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| c.name)
+            .collect();
         return Err(CheckFailed(format!("validation failed: {}", failed.join(", "))).into());
     }
     Ok(())
 }
 
 fn render(r: &Report) {
-    println!("validated {} on {} with {} samples from {}", r.model, r.board, r.samples, r.data);
+    println!(
+        "validated {} on {} with {} samples from {}",
+        r.model, r.board, r.samples, r.data
+    );
     for n in &r.notices {
         println!("notice    {n}");
     }
@@ -237,11 +257,18 @@ fn render(r: &Report) {
             s.mean,
             s.min,
             s.max,
-            if r.repeat_identical { "identical" } else { "DIFFERENT" }
+            if r.repeat_identical {
+                "identical"
+            } else {
+                "DIFFERENT"
+            }
         );
     }
     if let Some(s) = &r.stack {
-        println!("stack     {} bytes used of {} reserved", s.stack_used, s.stack_reserve);
+        println!(
+            "stack     {} bytes used of {} reserved",
+            s.stack_used, s.stack_reserve
+        );
     }
     if let Some(f) = &r.firmware {
         println!(
@@ -256,7 +283,12 @@ fn render(r: &Report) {
         );
     }
     for c in &r.checks {
-        println!("{}  {}: {}", if c.passed { "PASS" } else { "FAIL" }, c.name, c.detail);
+        println!(
+            "{}  {}: {}",
+            if c.passed { "PASS" } else { "FAIL" },
+            c.name,
+            c.detail
+        );
     }
 }
 
@@ -279,7 +311,10 @@ fn junit(r: &Report) -> String {
         failures
     );
     for c in &r.checks {
-        s += &format!("  <testcase classname=\"kiln.validate\" name=\"{}\">", c.name);
+        s += &format!(
+            "  <testcase classname=\"kiln.validate\" name=\"{}\">",
+            c.name
+        );
         if !c.passed {
             s += &format!("<failure message=\"{}\"/>", xml_escape(&c.detail));
         }
