@@ -277,9 +277,9 @@ mod tests {
         let g = dag(&[100, 100, 100, 100], &[(0, 0), (1, 1), (2, 2)]);
         let p = plan(&g);
         verify(&g, &p).unwrap();
-        assert_eq!(p.stats.activations_total_bytes, 4 * 416);
-        assert_eq!(p.stats.largest_live_set_bytes, 2 * 416);
-        assert_eq!(p.stats.arena_bytes, 2 * 416);
+        assert_eq!(p.stats.activations_total_bytes, 4 * 400);
+        assert_eq!(p.stats.largest_live_set_bytes, 2 * 400);
+        assert_eq!(p.stats.arena_bytes, 2 * 400);
     }
 
     proptest! {

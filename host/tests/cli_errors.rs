@@ -147,3 +147,14 @@ fn missing_data_key_lists_the_keys() {
     // digits-cnn's calibration data has the same key but the CNN's shape.
     fails_with(&o, &["calib.npz", "input"]);
 }
+
+#[test]
+fn doctor_without_qemu_is_a_failed_check_with_the_fix() {
+    let o = kiln(&["doctor", "--qemu", "/nonexistent/qemu-system-arm"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("apt-get install qemu-system-arm") && out.contains("NOT usable"),
+        "{out}"
+    );
+}
