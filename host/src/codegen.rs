@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use include_dir::{include_dir, Dir};
-use proc_macro2::TokenStream;
+use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 use sha2::{Digest, Sha256};
 
@@ -104,26 +104,31 @@ fn op_literal(op: &kiln_kernels::f32::KOp) -> String {
     .into_owned()
 }
 
+/// An integer literal without a type suffix (the generated code reads like hand-written code).
+fn lit(n: usize) -> Literal {
+    Literal::usize_unsuffixed(n)
+}
+
 /// `src/model.rs`: constants, I/O table and `invoke`.
 pub fn model_rs(g: &Graph, p: &Plan) -> Result<String, CodegenError> {
-    let arena_bytes = p.stats.arena_bytes;
-    let blob_bytes = p.blob.len();
+    let arena_bytes = lit(p.stats.arena_bytes);
+    let blob_bytes = lit(p.blob.len());
     let io_desc = |ts: &[usize]| -> Vec<TokenStream> {
         ts.iter()
             .map(|&t| {
                 let r = p.arena(t);
-                let (off, bytes) = (r.offset as u32, (g.tensors[t].len() * 4) as u32);
+                let (off, bytes) = (lit(r.offset), lit(g.tensors[t].len() * 4));
                 quote! { IoDesc { offset: #off, bytes: #bytes } }
             })
             .collect()
     };
     let inputs = io_desc(&g.inputs);
     let outputs = io_desc(&g.outputs);
-    let (n_in, n_out) = (inputs.len(), outputs.len());
+    let (n_in, n_out) = (lit(inputs.len()), lit(outputs.len()));
 
     let mut steps = Vec::new();
     for (i, node) in g.nodes.iter().enumerate() {
-        let lit: syn::Expr =
+        let op_expr: syn::Expr =
             syn::parse_str(&op_literal(&node.op)).map_err(|e| CodegenError::Syntax {
                 node: node.name.clone(),
                 message: e.to_string(),
@@ -132,14 +137,14 @@ pub fn model_rs(g: &Graph, p: &Plan) -> Result<String, CodegenError> {
             .inputs
             .iter()
             .map(|&t| {
-                let len = g.tensors[t].len();
+                let len = lit(g.tensors[t].len());
                 match p.locs[t].expect("planned") {
                     Loc::Arena(r) => {
-                        let off = r.offset;
+                        let off = lit(r.offset);
                         quote! { act(arena, #off, #len) }
                     }
                     Loc::Blob(r) => {
-                        let off = r.offset;
+                        let off = lit(r.offset);
                         quote! { weights(#off, #len) }
                     }
                 }
@@ -147,7 +152,7 @@ pub fn model_rs(g: &Graph, p: &Plan) -> Result<String, CodegenError> {
             .collect();
         let idx = match p.idx[i] {
             Some(r) => {
-                let (off, len) = (r.offset, node.idx.len());
+                let (off, len) = (lit(r.offset), lit(node.idx.len()));
                 quote! { index(#off, #len) }
             }
             None => quote! { &[] },
@@ -156,7 +161,7 @@ pub fn model_rs(g: &Graph, p: &Plan) -> Result<String, CodegenError> {
             .outputs
             .iter()
             .map(|&t| {
-                let (off, len) = (p.arena(t).offset, g.tensors[t].len());
+                let (off, len) = (lit(p.arena(t).offset), lit(g.tensors[t].len()));
                 quote! { act_mut(arena, #off, #len) }
             })
             .collect();
@@ -164,7 +169,7 @@ pub fn model_rs(g: &Graph, p: &Plan) -> Result<String, CodegenError> {
         let name = format_ident!("OP_{}", i);
         steps.push(quote! {
             #[doc = #doc]
-            const #name: KOp = #lit;
+            const #name: KOp = #op_expr;
             run(&#name, &[#(#ins),*], #idx, &mut [#(#outs),*]);
         });
     }
