@@ -6,3 +6,4 @@
 #![no_std]
 
 pub mod f32;
+pub mod i8;

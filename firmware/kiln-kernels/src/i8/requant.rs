@@ -1,0 +1,175 @@
+//! Fixed-point requantization (device path, integer only) and the host-side helpers that compute
+//! its constants (`quantize_multiplier`, LUT builders; they use `f64` + `libm` and are never
+//! called on the device).
+//!
+//! The device functions are TFLite's reference `MultiplyByQuantizedMultiplier` built from gemmlowp's
+//! `SaturatingRoundingDoublingHighMul` and `RoundingDivideByPOT` — the *double rounding* form
+//! (`TFLITE_SINGLE_ROUNDING` off), which is also CMSIS-NN's default `arm_nn_requantize`. See the
+//! module docs of [`crate::i8`] for the exact rules.
+
+/// gemmlowp `SaturatingRoundingDoublingHighMul`: `(a * b + nudge) / 2^31` in 64 bits, `nudge =
+/// 2^30` for a product `>= 0` and `1 - 2^30` otherwise, the division truncating toward zero. That is
+/// `floor((a * b + 2^30) / 2^31)`: `a * b / 2^31` rounded to nearest, **ties toward +infinity**
+/// (`0.5 → 1`, `-0.5 → 0`, `-1.5 → -1`; gemmlowp's nudge is not symmetric). The only overflowing
+/// case, `a = b = i32::MIN` (true result `2^31`), saturates to `i32::MAX`.
+#[inline(always)]
+pub fn saturating_rounding_doubling_high_mul(a: i32, b: i32) -> i32 {
+    if a == i32::MIN && b == i32::MIN {
+        return i32::MAX;
+    }
+    let ab = a as i64 * b as i64;
+    let nudge: i64 = if ab >= 0 { 1 << 30 } else { 1 - (1 << 30) };
+    // Division truncates toward zero, as in C++.
+    ((ab + nudge) / (1i64 << 31)) as i32
+}
+
+/// gemmlowp `RoundingDivideByPOT`: `round(x / 2^exponent)`, ties away from zero (an arithmetic
+/// shift plus a correction). `exponent` is clamped into `[0, 31]`.
+#[inline(always)]
+pub fn rounding_divide_by_pot(x: i32, exponent: i32) -> i32 {
+    let e = exponent.clamp(0, 31);
+    let mask = ((1i64 << e) - 1) as i32;
+    let remainder = x & mask;
+    let threshold = (mask >> 1) + (x < 0) as i32;
+    (x >> e) + (remainder > threshold) as i32
+}
+
+/// TFLite reference `MultiplyByQuantizedMultiplier` (double rounding):
+/// `RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x * 2^max(shift, 0), mult), max(-shift, 0))`.
+///
+/// Approximates `x * mult * 2^(shift - 31)`. `shift` is expected in `[-31, 30]`; the left shift
+/// `x * 2^shift` wraps (two's complement) if it overflows, where C++ would be undefined — the
+/// host never produces such constants for in-range accumulators.
+#[inline(always)]
+pub fn multiply_by_quantized_multiplier(x: i32, mult: i32, shift: i32) -> i32 {
+    let left = shift.clamp(0, 31);
+    let right = if shift > 0 { 0 } else { shift.saturating_neg() };
+    rounding_divide_by_pot(
+        saturating_rounding_doubling_high_mul(x.wrapping_shl(left as u32), mult),
+        right,
+    )
+}
+
+/// `(q - zp) * mult * 2^(shift-31) + out_zp`, saturated to i8: TFLite's int8 `Requantize`.
+#[inline(always)]
+pub fn requantize(q: i8, in_zp: i32, out_zp: i32, mult: i32, shift: i32) -> i8 {
+    let v = multiply_by_quantized_multiplier((q as i32).wrapping_sub(in_zp), mult, shift);
+    sat_i8(v.saturating_add(out_zp))
+}
+
+/// Saturating cast to i8.
+#[inline(always)]
+pub fn sat_i8(v: i32) -> i8 {
+    v.clamp(-128, 127) as i8
+}
+
+/// ONNX `QuantizeLinear` for one value: `saturate(round_half_to_even(x / scale) + zp)`. The
+/// division is one IEEE f32 division (correctly rounded on every target, hardware or soft
+/// float); the rounding is [`round_half_even`]. NaN maps to `zp`, ±inf saturate.
+#[inline(always)]
+pub fn quantize_f32(x: f32, scale: f32, zp: i32) -> i8 {
+    // `as i32` saturates and maps NaN to 0.
+    let r = round_half_even(x / scale) as i32;
+    sat_i8(r.saturating_add(zp))
+}
+
+/// ONNX `DequantizeLinear` for one value: `(q - zp) as f32 * scale` (one f32 multiply; `q - zp`
+/// is exact in f32).
+#[inline(always)]
+pub fn dequantize_f32(q: i8, scale: f32, zp: i32) -> f32 {
+    (q as i32 - zp) as f32 * scale
+}
+
+/// Rounds to the nearest integer, ties to even (`nearbyint` in the default rounding mode),
+/// without depending on the FP environment: integers, NaN and infinities are returned as is.
+#[inline(always)]
+pub fn round_half_even(x: f32) -> f32 {
+    // Every |x| >= 2^23 is an integer already.
+    if x.is_nan() || x.abs() >= 8_388_608.0 {
+        return x;
+    }
+    let t = x as i32; // toward zero, exact here
+    let frac = x - t as f32; // exact (same binade or smaller)
+    let half = 0.5f32;
+    let r = if frac > half || (frac == half && t & 1 != 0) {
+        t + 1
+    } else if frac < -half || (frac == -half && t & 1 != 0) {
+        t - 1
+    } else {
+        t
+    };
+    // Keep the sign of zero for -0.4 etc. (irrelevant after the cast to int, but `nearbyint`-like).
+    if r == 0 {
+        return if x.is_sign_negative() { -0.0 } else { 0.0 };
+    }
+    r as f32
+}
+
+// ---------------------------------------------------------------------------------------------
+// Host-side helpers (f64; not for the device path)
+
+/// TFLite `QuantizeMultiplier`: `real ≈ mult * 2^(shift - 31)` with `mult` in `[2^30, 2^31)` (or
+/// its negative for a negative `real`). `q, shift = frexp(real)`, `mult = round(q * 2^31)` (ties
+/// away from zero); `mult == 2^31` becomes `2^30` with `shift + 1`; `real == 0` or a `shift < -31`
+/// (|real| below about 2^-32) gives `(0, 0)`. Uses `libm::frexp`, so it is deterministic on every
+/// platform. A `shift > 30` (|real| >= 2^30) is returned as is; callers must refuse it.
+pub fn quantize_multiplier(real: f64) -> (i32, i32) {
+    if real == 0.0 || !real.is_finite() {
+        return (0, 0);
+    }
+    let (q, mut shift) = libm::frexp(real);
+    let mut q_fixed = libm::round(q * (1i64 << 31) as f64) as i64;
+    if q_fixed.abs() == 1i64 << 31 {
+        q_fixed /= 2;
+        shift += 1;
+    }
+    if shift < -31 {
+        return (0, 0);
+    }
+    (q_fixed as i32, shift)
+}
+
+/// The real number `mult * 2^(shift - 31)` a `(mult, shift)` pair stands for.
+pub fn multiplier_value(mult: i32, shift: i32) -> f64 {
+    mult as f64 * libm::pow(2.0, (shift - 31) as f64)
+}
+
+/// A 256-entry lookup table for an element-wise function of one int8 tensor (the table a
+/// [`crate::i8::LutP`] op reads): entry `i` is the output for input `q = i - 128`:
+/// `saturate(round(f(in_scale * (q - in_zp)) / out_scale) + out_zp)`, rounding half away from
+/// zero (`libm::round`), NaN to `out_zp`.
+pub fn make_lut(
+    in_scale: f64,
+    in_zp: i32,
+    out_scale: f64,
+    out_zp: i32,
+    f: impl Fn(f64) -> f64,
+) -> [i8; 256] {
+    let mut t = [0i8; 256];
+    for (i, e) in t.iter_mut().enumerate() {
+        let q = i as i32 - 128;
+        let y = f(in_scale * (q - in_zp) as f64) / out_scale;
+        let r = libm::round(y);
+        let r = if r.is_nan() {
+            0
+        } else {
+            r.clamp(-1e9, 1e9) as i32
+        };
+        *e = sat_i8(r + out_zp);
+    }
+    t
+}
+
+/// One-bit position of `1.0` in the softmax exp table: entries are `exp(-x) * 2^SOFTMAX_EXP_BITS`.
+pub const SOFTMAX_EXP_BITS: u32 = 24;
+
+/// The exp table of the int8 softmax: entry `d` (the distance `max - x` in input steps, `0..256`)
+/// is `round(exp(-beta * in_scale * d) * 2^24)` (ties away from zero), so entry 0 is `2^24`.
+pub fn softmax_exp_table(beta_times_in_scale: f64) -> [i32; 256] {
+    let mut t = [0i32; 256];
+    let one = (1u32 << SOFTMAX_EXP_BITS) as f64;
+    for (d, e) in t.iter_mut().enumerate() {
+        *e = libm::round(libm::exp(-beta_times_in_scale * d as f64) * one) as i32;
+    }
+    t
+}
