@@ -15,6 +15,7 @@ fn root() -> PathBuf {
 fn kiln_json(args: &[&str]) -> Value {
     let o = Command::new(env!("CARGO_BIN_EXE_kiln"))
         .current_dir(root())
+        .env("KILN_DB", root().join("target/cli-commands.db"))
         .env(
             "KILN_TARGET_DIR",
             std::env::var_os("KILN_TARGET_DIR")

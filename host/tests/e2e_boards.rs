@@ -18,6 +18,8 @@ fn root() -> PathBuf {
 fn kiln() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_kiln"));
     c.current_dir(root());
+    // Runs are stored in a database of the test's own, not the checkout's ./kiln.db.
+    c.env("KILN_DB", root().join("target/e2e-kiln.db"));
     c.env(
         "KILN_TARGET_DIR",
         std::env::var_os("KILN_TARGET_DIR")

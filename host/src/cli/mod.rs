@@ -8,7 +8,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod boards;
 mod build;
+mod compare;
 mod doctor;
+mod history;
 mod inspect;
 mod run;
 mod validate;
@@ -102,6 +104,10 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Latency per inference, MACs, flash and RAM.
     Bench(run::BenchArgs),
+    /// Stored validate runs, newest first.
+    History(history::HistoryArgs),
+    /// Deltas between two runs (ids or report files); exit 1 when B regresses against A.
+    Compare(compare::CompareArgs),
 }
 
 /// Parses arguments, runs the command and returns the process exit code.
@@ -122,6 +128,8 @@ pub fn main() -> i32 {
         Command::Run(a) => run::run(a),
         Command::Validate(a) => validate::run(a),
         Command::Bench(a) => run::bench(a),
+        Command::History(a) => history::run(a),
+        Command::Compare(a) => compare::run(a),
     };
     match result {
         Ok(()) => 0,

@@ -13,7 +13,7 @@ use crate::reference::Reference;
 use crate::validate::{accuracy, agreement, Agreement};
 
 /// Version of the validate report format (`"schema"` field); bumped on any incompatible change.
-pub const REPORT_SCHEMA: &str = "kiln.validate/1";
+pub const REPORT_SCHEMA: &str = crate::gate::REPORT_SCHEMA;
 
 #[derive(Args, Debug)]
 pub struct ValidateArgs {
@@ -36,6 +36,8 @@ pub struct ValidateArgs {
     /// Write a JUnit XML file with one test case per check.
     #[arg(long)]
     pub junit: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: super::compare::ValidateStoreArgs,
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,
 }
@@ -81,6 +83,12 @@ pub struct Report {
     pub notices: Vec<String>,
     pub checks: Vec<Check>,
     pub passed: bool,
+    /// `--baseline` and the gate limits; `null` without a baseline.
+    pub baseline: Option<super::compare::BaselineInfo>,
+    /// Regression gates against the baseline (also added to `checks`, skipped ones excepted).
+    pub gates: Vec<crate::gate::Gate>,
+    /// Where the run was stored; `null` with `--no-db`.
+    pub stored: Option<super::compare::StoredInfo>,
 }
 
 fn per_output(all: &[Vec<Vec<f32>>], k: usize) -> Vec<Vec<f32>> {
@@ -89,6 +97,7 @@ fn per_output(all: &[Vec<Vec<f32>>], k: usize) -> Vec<Vec<f32>> {
 
 pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
     let (p, target) = prepare(&a.build)?;
+    let mut gating = super::compare::Gating::open(&a.store, &a.build)?;
     let opts = LoadOptions {
         labels: match &a.labels {
             Some(k) => Labels::Key(k.clone()),
@@ -182,7 +191,7 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
         });
     }
     let passed = checks.iter().all(|c| c.passed);
-    let report = Report {
+    let mut report = Report {
         schema: REPORT_SCHEMA,
         model: a.build.model.display().to_string(),
         board: a.build.board.clone(),
@@ -198,7 +207,11 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
         notices: p.graph.meta.notices.clone(),
         checks,
         passed,
+        baseline: None,
+        gates: Vec::new(),
+        stored: None,
     };
+    gating.finish(&mut report)?;
     if let Some(path) = &a.report {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
             .map_err(|e| anyhow::anyhow!("cannot write report {}: {e}", path.display()))?;
@@ -281,6 +294,9 @@ fn render(r: &Report) {
             f.sizes.ram_stack_reserve_bytes,
             f.sizes.ram_other_bytes
         );
+    }
+    if let Some(s) = &r.stored {
+        println!("stored    run {} in {}", s.id, s.db);
     }
     for c in &r.checks {
         println!(
