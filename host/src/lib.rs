@@ -13,6 +13,7 @@ pub mod ir;
 pub mod link;
 pub mod optimize;
 pub mod plan;
+pub mod quantize;
 pub mod reference;
 pub mod sim;
 pub mod store;

@@ -2,7 +2,7 @@
 //! arena offsets, constant blob and kernel parameters as the generated firmware. This is the
 //! `host` board and the reference the device must match bit for bit.
 
-use crate::ir::Graph;
+use crate::ir::{Graph, TensorId};
 use crate::plan::{Loc, Plan};
 use kiln_kernels::f32 as k;
 
@@ -53,6 +53,17 @@ impl<'g> Simulator<'g> {
     /// Runs one sample. `inputs[i]` is graph input `i` (row-major f32); returns each graph output.
     /// Panics if an input has the wrong length (callers validate data first).
     pub fn run(&mut self, inputs: &[&[f32]]) -> Vec<Vec<f32>> {
+        self.run_observed(inputs, &mut |_, _| {})
+    }
+
+    /// [`Simulator::run`], calling `observe(tensor, values)` once for every graph input (before
+    /// the first node, in input order) and for every node output right after the node computed it
+    /// (in execution order), while its arena region still holds it. Returns what `run` returns.
+    pub fn run_observed(
+        &mut self,
+        inputs: &[&[f32]],
+        observe: &mut dyn FnMut(TensorId, &[f32]),
+    ) -> Vec<Vec<f32>> {
         let g = self.graph;
         assert_eq!(inputs.len(), g.inputs.len(), "input count");
         for (&t, data) in g.inputs.iter().zip(inputs) {
@@ -66,6 +77,7 @@ impl<'g> Simulator<'g> {
                 let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
                 self.arena.as_mut_bytes()[r.offset..r.offset + bytes.len()].copy_from_slice(&bytes);
             }
+            observe(t, data);
         }
         let arena = self.arena.ptr();
         let blob = self.blob.ptr();
@@ -107,6 +119,9 @@ impl<'g> Simulator<'g> {
                     })
                     .collect();
                 k::run(&node.op, &ins, idx, &mut outs);
+                for (&t, out) in node.outputs.iter().zip(&outs) {
+                    observe(t, out);
+                }
             }
         }
         g.outputs
