@@ -111,9 +111,11 @@ pub fn build_firmware(
         build_std: tc.build_std(),
         selftest,
     };
+    // Relative paths are the caller's, not the crate's (cargo runs inside the crate).
+    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let out = &abs(out);
+    let target_dir = target_dir.map(abs);
     let gen = codegen::generate(out, &p.graph, &p.plan, board, &opts)?;
-    // Relative target dirs are taken from the caller's working directory, not the crate's.
-    let target_dir = target_dir.map(|t| std::path::absolute(t).unwrap_or_else(|_| t.to_path_buf()));
     let built = build::cargo_build(out, &gen.package, board, &tc, target_dir.as_deref())?;
     let sizes = build::sizes(
         &built.elf,

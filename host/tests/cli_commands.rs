@@ -160,3 +160,34 @@ fn validate_writes_report_and_junit() {
             && !xml.contains("<failure")
     );
 }
+
+#[test]
+fn build_with_a_relative_out_and_the_default_target_dir() {
+    // The README's path: a relative output folder and the default target dir inside it (a cold
+    // build of its own), resolved against the working directory, not the generated crate's.
+    let o = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .current_dir(root())
+        .env_remove("KILN_TARGET_DIR")
+        .args([
+            "build",
+            "models/digits-mlp/model.onnx",
+            "--out",
+            "target/rel-out/digits-mlp",
+        ])
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = root().join("target/rel-out/digits-mlp");
+    assert!(out.join("firmware.elf").is_file());
+    assert!(out.join("target/thumbv7em-none-eabihf/release").is_dir());
+    assert!(
+        !out.join("target/rel-out").exists(),
+        "target dir nested inside the crate"
+    );
+}
