@@ -7,3 +7,4 @@
 
 pub mod f32;
 pub mod i8;
+mod walk;
