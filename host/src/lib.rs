@@ -11,6 +11,7 @@ pub mod gate;
 pub mod import;
 pub mod ir;
 pub mod link;
+pub mod metrics;
 pub mod optimize;
 pub mod plan;
 pub mod quantize;
