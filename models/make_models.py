@@ -12,6 +12,7 @@ hand-written and quote the numbers this script prints):
   digits-mlp   MLP 64-32-10 trained with numpy on scikit-learn's bundled 8x8 digits
   digits-cnn   small CNN (Conv-BN-Relu-MaxPool-Conv-Relu-MaxPool-Gemm), numpy-trained
   ds-cnn-kws   MLPerf Tiny KWS DS-CNN (small) topology with seeded random weights
+  (digits-cnn-qdq, onnxruntime's int8 QDQ of digits-cnn, is made by models/make_qdq.py)
 
 No torch, no skl2onnx: graphs are built by hand with onnx.helper (opset 13,
 IR version 8), checked with onnx.checker and compared against the numpy
