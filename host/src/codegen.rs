@@ -15,7 +15,7 @@ use quote::{format_ident, quote};
 use sha2::{Digest, Sha256};
 
 use crate::boards::Board;
-use crate::ir::Graph;
+use crate::ir::{DType, Graph, Op};
 use crate::plan::{Loc, Plan};
 
 static FIRMWARE: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../firmware");
@@ -93,10 +93,9 @@ pub fn crate_name(name: &str) -> String {
 }
 
 /// Rust literal text of a kernel op: its `Debug` form with non-finite floats spelled as paths.
-fn op_literal(op: &kiln_kernels::f32::KOp) -> String {
-    let dbg = format!("KOp::{op:?}");
+fn op_literal(dbg: &str) -> String {
     let re = regex::Regex::new(r"(-?)\b(inf|NaN)\b").expect("static regex");
-    re.replace_all(&dbg, |c: &regex::Captures| match (&c[1], &c[2]) {
+    re.replace_all(dbg, |c: &regex::Captures| match (&c[1], &c[2]) {
         ("-", "inf") => "f32::NEG_INFINITY".to_string(),
         (_, "inf") => "f32::INFINITY".to_string(),
         _ => "f32::NAN".to_string(),
@@ -117,7 +116,7 @@ pub fn model_rs(g: &Graph, p: &Plan) -> Result<String, CodegenError> {
         ts.iter()
             .map(|&t| {
                 let r = p.arena(t);
-                let (off, bytes) = (lit(r.offset), lit(g.tensors[t].len() * 4));
+                let (off, bytes) = (lit(r.offset), lit(g.tensors[t].bytes()));
                 quote! { IoDesc { offset: #off, bytes: #bytes } }
             })
             .collect()
@@ -127,29 +126,45 @@ pub fn model_rs(g: &Graph, p: &Plan) -> Result<String, CodegenError> {
     let (n_in, n_out) = (lit(inputs.len()), lit(outputs.len()));
 
     let mut steps = Vec::new();
+    let mut int8 = false;
     for (i, node) in g.nodes.iter().enumerate() {
-        let op_expr: syn::Expr =
-            syn::parse_str(&op_literal(&node.op)).map_err(|e| CodegenError::Syntax {
-                node: node.name.clone(),
-                message: e.to_string(),
-            })?;
-        let ins: Vec<TokenStream> = node
-            .inputs
-            .iter()
-            .map(|&t| {
-                let len = lit(g.tensors[t].len());
-                match p.locs[t].expect("planned") {
-                    Loc::Arena(r) => {
-                        let off = lit(r.offset);
-                        quote! { act(arena, #off, #len) }
-                    }
-                    Loc::Blob(r) => {
-                        let off = lit(r.offset);
-                        quote! { weights(#off, #len) }
-                    }
+        let syntax = |e: syn::Error| CodegenError::Syntax {
+            node: node.name.clone(),
+            message: e.to_string(),
+        };
+        // A view of tensor `t` typed by its dtype.
+        let view = |t: usize| -> TokenStream {
+            let tensor = &g.tensors[t];
+            let len = lit(tensor.len());
+            match (p.locs[t].expect("planned"), tensor.dtype) {
+                (Loc::Arena(r), DType::F32) => {
+                    let off = lit(r.offset);
+                    quote! { act(arena, #off, #len) }
                 }
-            })
-            .collect();
+                (Loc::Arena(r), DType::I8) => {
+                    let off = lit(r.offset);
+                    quote! { act_q(arena, #off, #len) }
+                }
+                (Loc::Blob(r), DType::F32) => {
+                    let off = lit(r.offset);
+                    quote! { weights(#off, #len) }
+                }
+                (Loc::Blob(r), DType::I8) => {
+                    let off = lit(r.offset);
+                    quote! { weights_q(#off, #len) }
+                }
+            }
+        };
+        let view_mut = |t: usize| -> TokenStream {
+            let tensor = &g.tensors[t];
+            let (off, len) = (lit(p.arena(t).offset), lit(tensor.len()));
+            match tensor.dtype {
+                DType::F32 => quote! { act_mut(arena, #off, #len) },
+                DType::I8 => quote! { act_q_mut(arena, #off, #len) },
+            }
+        };
+        let ins: Vec<TokenStream> = node.inputs.iter().map(|&t| view(t)).collect();
+        let outs: Vec<TokenStream> = node.outputs.iter().map(|&t| view_mut(t)).collect();
         let idx = match p.idx[i] {
             Some(r) => {
                 let (off, len) = (lit(r.offset), lit(node.idx.len()));
@@ -157,22 +172,109 @@ pub fn model_rs(g: &Graph, p: &Plan) -> Result<String, CodegenError> {
             }
             None => quote! { &[] },
         };
-        let outs: Vec<TokenStream> = node
-            .outputs
-            .iter()
-            .map(|&t| {
-                let (off, len) = (lit(p.arena(t).offset), lit(g.tensors[t].len()));
-                quote! { act_mut(arena, #off, #len) }
-            })
-            .collect();
         let doc = format!(" {} ({})", node.name, node.op_type);
         let name = format_ident!("OP_{}", i);
-        steps.push(quote! {
-            #[doc = #doc]
-            const #name: KOp = #op_expr;
-            run(&#name, &[#(#ins),*], #idx, &mut [#(#outs),*]);
-        });
+        let step = match &node.op {
+            Op::F32(op) => {
+                let op_expr: syn::Expr =
+                    syn::parse_str(&op_literal(&format!("KOp::{op:?}"))).map_err(syntax)?;
+                quote! {
+                    #[doc = #doc]
+                    const #name: KOp = #op_expr;
+                    run(&#name, &[#(#ins),*], #idx, &mut [#(#outs),*]);
+                }
+            }
+            Op::Q(op) => {
+                int8 = true;
+                let op_expr: syn::Expr =
+                    syn::parse_str(&op_literal(&format!("QOp::{op:?}"))).map_err(syntax)?;
+                let tr = &p.tables[i];
+                let nt = &node.tables;
+                let mut fields = Vec::new();
+                for (field, region, len, reader) in [
+                    ("bias", tr.bias, nt.bias.len(), "table_i32"),
+                    ("mult", tr.mult, nt.mult.len(), "table_i32"),
+                    ("shift", tr.shift, nt.shift.len(), "table_i32"),
+                    ("lut", tr.lut, nt.lut.len(), "weights_q"),
+                    ("exp", tr.exp, nt.exp.len(), "table_i32"),
+                ] {
+                    if let Some(r) = region {
+                        let (f, rd) = (format_ident!("{}", field), format_ident!("{}", reader));
+                        let (off, len) = (lit(r.offset), lit(len));
+                        fields.push(quote! { #f: #rd(#off, #len) });
+                    }
+                }
+                if p.idx[i].is_some() {
+                    fields.push(quote! { idx: #idx });
+                }
+                quote! {
+                    #[doc = #doc]
+                    const #name: QOp = #op_expr;
+                    q::run(&#name, &[#(#ins),*], &Tables { #(#fields,)* ..Tables::NONE }, &mut [#(#outs),*]);
+                }
+            }
+            Op::Quantize(qp) => {
+                int8 = true;
+                let op_expr: syn::Expr =
+                    syn::parse_str(&op_literal(&format!("{qp:?}"))).map_err(syntax)?;
+                let (x, o) = (&ins[0], &outs[0]);
+                quote! {
+                    #[doc = #doc]
+                    const #name: QuantizeP = #op_expr;
+                    q::quantize(&#name, #x, #o);
+                }
+            }
+            Op::Dequantize(dp) => {
+                int8 = true;
+                let op_expr: syn::Expr =
+                    syn::parse_str(&op_literal(&format!("{dp:?}"))).map_err(syntax)?;
+                let (x, o) = (&ins[0], &outs[0]);
+                quote! {
+                    #[doc = #doc]
+                    const #name: DequantizeP = #op_expr;
+                    q::dequantize(&#name, #x, #o);
+                }
+            }
+        };
+        steps.push(step);
     }
+    let int8_items = if int8 {
+        quote! {
+            #[allow(unused_imports)]
+            use kiln_kernels::i8::{
+                self as q, DequantizeP, LutP, QBinaryP, QConcatP, QConv2dP, QDenseP, QMeanP, QOp,
+                QPadP, QPool2dP, QSoftmaxP, QuantizeP, RequantP, Tables,
+            };
+
+            #[allow(dead_code)]
+            fn weights_q(offset: usize, len: usize) -> &'static [i8] {
+                let b = &WEIGHTS.0[offset..offset + len];
+                // SAFETY: any byte is a valid i8.
+                unsafe { core::slice::from_raw_parts(b.as_ptr() as *const i8, len) }
+            }
+
+            #[allow(dead_code)]
+            fn table_i32(offset: usize, len: usize) -> &'static [i32] {
+                let b = &WEIGHTS.0[offset..offset + len * 4];
+                // SAFETY: as in `weights`.
+                unsafe { core::slice::from_raw_parts(b.as_ptr() as *const i32, len) }
+            }
+
+            /// SAFETY: as `act`.
+            #[allow(dead_code)]
+            unsafe fn act_q<'a>(arena: *mut u8, offset: usize, len: usize) -> &'a [i8] {
+                core::slice::from_raw_parts(arena.add(offset) as *const i8, len)
+            }
+
+            /// SAFETY: as `act_mut`.
+            #[allow(dead_code)]
+            unsafe fn act_q_mut<'a>(arena: *mut u8, offset: usize, len: usize) -> &'a mut [i8] {
+                core::slice::from_raw_parts_mut(arena.add(offset) as *mut i8, len)
+            }
+        }
+    } else {
+        quote! {}
+    };
 
     let file = quote! {
         //! Generated by kiln: do not edit. Kernel parameters, the memory plan and the call sequence.
@@ -224,6 +326,8 @@ pub fn model_rs(g: &Graph, p: &Plan) -> Result<String, CodegenError> {
         unsafe fn act_mut<'a>(arena: *mut u8, offset: usize, len: usize) -> &'a mut [f32] {
             core::slice::from_raw_parts_mut(arena.add(offset) as *mut f32, len)
         }
+
+        #int8_items
 
         /// Runs the model once on the inputs placed in the arena; outputs are left in the arena.
         pub fn invoke(arena: &mut [u8]) {
@@ -521,7 +625,7 @@ mod tests {
             alpha: f32::NEG_INFINITY,
             beta: f32::INFINITY,
         });
-        let s = op_literal(&op);
+        let s = op_literal(&format!("KOp::{op:?}"));
         assert!(
             s.contains("f32::NEG_INFINITY") && s.contains("f32::INFINITY"),
             "{s}"

@@ -10,17 +10,73 @@ use crate::build::{self, BuildError, Sizes};
 use crate::codegen::{self, CodegenOptions};
 use crate::ir::Graph;
 use crate::plan::{self, Plan, PlanStats};
+use crate::quantize::lower::{lower, LowerError, LowerOptions, LowerReport, WeightRecipe};
+use crate::quantize::{calibrate_file, CalibMethod};
 use crate::sim::Simulator;
 use crate::toolchain::{self, Toolchain};
 
-/// An imported, optimized and planned model.
+/// An imported, optimized, (quantized) and planned model.
 pub struct Prepared {
     pub model_path: PathBuf,
     pub model_name: String,
     pub imported: crate::import::Imported,
+    /// The optimized f32 graph (the float side of per-layer comparisons).
+    pub float_graph: Graph,
+    /// The graph that runs: `float_graph` for f32, its int8 lowering otherwise.
     pub graph: Graph,
     pub plan: Plan,
     pub optimize: crate::optimize::OptimizeReport,
+    /// How the model was quantized (`None` for f32).
+    pub quant: Option<QuantInfo>,
+}
+
+impl Prepared {
+    /// `"int8"` for a quantized model, `"f32"` otherwise.
+    pub fn precision(&self) -> &'static str {
+        if self.quant.is_some() {
+            "int8"
+        } else {
+            "f32"
+        }
+    }
+}
+
+/// kiln's own post-training quantization: what to calibrate with and how to lower.
+#[derive(Clone, Debug)]
+pub struct QuantConfig {
+    pub calib: PathBuf,
+    pub method: CalibMethod,
+    pub lower: LowerOptions,
+}
+
+/// The quantization a prepared model got.
+#[derive(Clone, Debug)]
+pub struct QuantInfo {
+    /// `ptq` (kiln's calibration).
+    pub source: &'static str,
+    pub method: CalibMethod,
+    /// sha256 of the calibration file.
+    pub calib_hash: String,
+    pub calib_samples: usize,
+    pub weights: WeightRecipe,
+    pub report: LowerReport,
+}
+
+impl QuantInfo {
+    /// One-line recipe, e.g. `ptq minmax, weights int8 per-channel, activations int8 per-tensor`.
+    pub fn recipe(&self) -> String {
+        format!(
+            "{} {}, weights {}-bit symmetric per-{}, activations int8 asymmetric per-tensor",
+            self.source,
+            self.method,
+            self.weights.bits,
+            if self.weights.per_channel {
+                "channel"
+            } else {
+                "tensor"
+            }
+        )
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +97,10 @@ pub enum DeployError {
     NotEmulated { board: String },
     #[error("internal error: invalid memory plan: {0}")]
     Plan(String),
+    #[error("calibration data: {0}")]
+    Calib(#[from] crate::data::DataError),
+    #[error(transparent)]
+    Lower(#[from] LowerError),
 }
 
 pub fn model_name(path: &Path) -> String {
@@ -58,19 +118,44 @@ pub fn model_name(path: &Path) -> String {
     stem.to_string()
 }
 
-pub fn prepare(model: &Path, opts: &crate::import::ImportOptions) -> Result<Prepared, DeployError> {
+/// Imports, optimizes, quantizes when `quant` is given, and plans.
+pub fn prepare(
+    model: &Path,
+    opts: &crate::import::ImportOptions,
+    quant: Option<&QuantConfig>,
+) -> Result<Prepared, DeployError> {
     let imported = crate::import::import(model, opts)?;
-    let mut graph = imported.graph.clone();
-    let optimize = crate::optimize::optimize(&mut graph);
-    let plan = plan::plan(&graph);
-    plan::verify(&graph, &plan).map_err(DeployError::Plan)?;
+    let mut float_graph = imported.graph.clone();
+    let optimize = crate::optimize::optimize(&mut float_graph);
+    let float_plan = plan::plan(&float_graph);
+    plan::verify(&float_graph, &float_plan).map_err(DeployError::Plan)?;
+    let (graph, plan, quant) = match quant {
+        None => (float_graph.clone(), float_plan, None),
+        Some(qc) => {
+            let cal = calibrate_file(&float_graph, &float_plan, &qc.calib, qc.method)?;
+            let (g, report) = lower(&float_graph, &cal, &qc.lower)?;
+            let p = plan::plan(&g);
+            plan::verify(&g, &p).map_err(DeployError::Plan)?;
+            let info = QuantInfo {
+                source: "ptq",
+                method: qc.method,
+                calib_hash: cal.hash,
+                calib_samples: cal.samples,
+                weights: qc.lower.weights,
+                report,
+            };
+            (g, p, Some(info))
+        }
+    };
     Ok(Prepared {
         model_path: model.to_path_buf(),
         model_name: model_name(model),
         imported,
+        float_graph,
         graph,
         plan,
         optimize,
+        quant,
     })
 }
 
@@ -91,9 +176,14 @@ fn hex_hash<S: serde::Serializer>(h: &[u8; 16], s: S) -> Result<S::Ok, S::Error>
     s.serialize_str(&hex::encode(h))
 }
 
-/// Default output directory for a model and board.
-pub fn default_out(model_name: &str, board: &str) -> PathBuf {
-    PathBuf::from("kiln-out").join(format!("{}-{board}", codegen::crate_name(model_name)))
+/// Default output directory for a model, board and precision: `kiln-out/<model>-<board>` for
+/// f32, `kiln-out/<model>-int8-<board>` for int8.
+pub fn default_out(model_name: &str, board: &str, precision: &str) -> PathBuf {
+    let name = codegen::crate_name(model_name);
+    PathBuf::from("kiln-out").join(match precision {
+        "f32" => format!("{name}-{board}"),
+        p => format!("{name}-{p}-{board}"),
+    })
 }
 
 /// Checks fit, generates the crate into `out` and builds it.
@@ -234,7 +324,7 @@ impl DeviceRunner {
             device,
             _qemu: qemu,
             firmware: fw,
-            output_bytes: g.outputs.iter().map(|&t| g.tensors[t].len() * 4).collect(),
+            output_bytes: g.outputs.iter().map(|&t| g.tensors[t].bytes()).collect(),
             instructions_per_tick: board.instructions_per_tick(),
         })
     }

@@ -629,11 +629,8 @@ pub fn import_proto(
         notices,
     };
     for i in &inputs {
-        let id = cx.g.add_tensor(ir::Tensor {
-            name: i.name.clone(),
-            shape: i.shape.clone(),
-            data: None,
-        });
+        let id =
+            cx.g.add_tensor(ir::Tensor::act(i.name.clone(), i.shape.clone()));
         cx.g.inputs.push(id);
         cx.ids.insert(i.name.clone(), id);
     }

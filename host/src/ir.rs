@@ -3,23 +3,74 @@
 //!
 //! Invariants:
 //! - `nodes` are in execution (topological) order.
-//! - Every node input is either a constant (`Tensor::data` is `Some`) or an activation produced by
-//!   an earlier node or a graph input; every activation is f32.
-//! - Node inputs are in the order the node's [`KOp`] documents.
+//! - Every node input is either a constant (`Tensor::data` or `Tensor::qdata` is `Some`) or an
+//!   activation produced by an earlier node or a graph input.
+//! - Node inputs are in the order the node's op documents; their element types are the op's: f32
+//!   for [`Op::F32`] and the input of [`Op::Quantize`], int8 for [`Op::Q`] and the input of
+//!   [`Op::Dequantize`]. Every int8 tensor carries its [`QParams`].
+//! - `import` and `optimize` produce f32 graphs only; `quantize::lower` makes mixed ones.
 
 use kiln_kernels::f32::KOp;
+use kiln_kernels::i8::{DequantizeP, QOp, QuantizeP};
+use serde::Serialize;
 
 /// Index into [`Graph::tensors`].
 pub type TensorId = usize;
 
-#[derive(Clone, Debug, PartialEq)]
+/// Element type of a tensor.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DType {
+    #[default]
+    F32,
+    I8,
+}
+
+impl DType {
+    /// Bytes per element.
+    pub fn size(self) -> usize {
+        match self {
+            DType::F32 => 4,
+            DType::I8 => 1,
+        }
+    }
+}
+
+/// Quantization parameters of an int8 tensor: `real = scale * (q - zp)`. One entry for a
+/// per-tensor quantized tensor, one per index of axis 0 for per-channel weights.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct QParams {
+    pub scale: Vec<f32>,
+    pub zp: Vec<i32>,
+}
+
+impl QParams {
+    pub fn per_tensor(scale: f32, zp: i32) -> QParams {
+        QParams {
+            scale: vec![scale],
+            zp: vec![zp],
+        }
+    }
+    /// The per-tensor `(scale, zp)`; the first channel's for per-channel params.
+    pub fn one(&self) -> (f32, i32) {
+        (self.scale[0], self.zp[0])
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Tensor {
     /// ONNX value name (or a derived name for tensors kiln creates, e.g. folded weights).
     pub name: String,
     /// Static shape. Scalars have an empty shape.
     pub shape: Vec<usize>,
-    /// Constant data (row-major f32). `None` for activations.
+    /// Constant f32 data (row-major). `None` for activations and int8 constants.
     pub data: Option<Vec<f32>>,
+    /// Element type (`I8` for int8 activations and `qdata` constants).
+    pub dtype: DType,
+    /// Constant int8 data (row-major), for `dtype == I8` constants.
+    pub qdata: Option<Vec<i8>>,
+    /// Quantization parameters; `Some` exactly when `dtype == I8`.
+    pub quant: Option<QParams>,
 }
 
 impl Tensor {
@@ -32,8 +83,78 @@ impl Tensor {
     }
 
     pub fn is_const(&self) -> bool {
-        self.data.is_some()
+        self.data.is_some() || self.qdata.is_some()
     }
+
+    /// Bytes of the tensor's data.
+    pub fn bytes(&self) -> usize {
+        self.len() * self.dtype.size()
+    }
+
+    /// An f32 activation.
+    pub fn act(name: impl Into<String>, shape: Vec<usize>) -> Tensor {
+        Tensor {
+            name: name.into(),
+            shape,
+            ..Tensor::default()
+        }
+    }
+
+    /// An f32 constant.
+    pub fn f32_const(name: impl Into<String>, shape: Vec<usize>, data: Vec<f32>) -> Tensor {
+        Tensor {
+            name: name.into(),
+            shape,
+            data: Some(data),
+            ..Tensor::default()
+        }
+    }
+}
+
+/// A node's kernel: an f32 or int8 kernel, or a float boundary.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Op {
+    F32(KOp),
+    Q(QOp),
+    /// f32 → int8 (ONNX QuantizeLinear semantics).
+    Quantize(QuantizeP),
+    /// int8 → f32.
+    Dequantize(DequantizeP),
+}
+
+impl From<KOp> for Op {
+    fn from(k: KOp) -> Op {
+        Op::F32(k)
+    }
+}
+
+impl Op {
+    /// The f32 kernel op, if this is one.
+    pub fn f32(&self) -> Option<&KOp> {
+        match self {
+            Op::F32(k) => Some(k),
+            _ => None,
+        }
+    }
+    /// Short name of the kernel family, for reports: `f32`, `int8`, `quantize`, `dequantize`.
+    pub fn kernel(&self) -> &'static str {
+        match self {
+            Op::F32(_) => "f32",
+            Op::Q(_) => "int8",
+            Op::Quantize(_) => "quantize",
+            Op::Dequantize(_) => "dequantize",
+        }
+    }
+}
+
+/// Constant tables of an int8 node (see `kiln_kernels::i8::Tables`); empty when unused.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct QTables {
+    pub bias: Vec<i32>,
+    pub mult: Vec<i32>,
+    pub shift: Vec<i32>,
+    pub lut: Vec<i8>,
+    pub exp: Vec<i32>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -42,11 +163,13 @@ pub struct Node {
     pub name: String,
     /// The ONNX op type, for reports.
     pub op_type: String,
-    pub op: KOp,
+    pub op: Op,
     pub inputs: Vec<TensorId>,
     pub outputs: Vec<TensorId>,
     /// Index table handed to the kernel (Gather indices, Resize coordinate maps); usually empty.
     pub idx: Vec<u32>,
+    /// int8 constant tables (int8 nodes only).
+    pub tables: QTables,
     /// Multiply-accumulates of one run of this node.
     pub macs: u64,
 }

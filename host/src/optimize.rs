@@ -16,7 +16,7 @@ use std::fmt;
 use kiln_kernels::f32::*;
 
 use crate::import::is_plain_copy;
-use crate::ir::{Graph, TensorId};
+use crate::ir::{Graph, Op, TensorId};
 
 /// One rewrite `optimize` made.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -143,22 +143,18 @@ fn splice(g: &mut Graph, p: usize, c: usize) {
 }
 
 fn new_const(g: &mut Graph, name: String, shape: Vec<usize>, data: Vec<f32>) -> TensorId {
-    g.add_tensor(crate::ir::Tensor {
-        name,
-        shape,
-        data: Some(data),
-    })
+    g.add_tensor(crate::ir::Tensor::f32_const(name, shape, data))
 }
 
 fn fold_batchnorm(g: &mut Graph) -> Option<Rewrite> {
     for c in 0..g.nodes.len() {
-        let KOp::ChannelAffine(ap) = g.nodes[c].op else {
+        let Some(KOp::ChannelAffine(ap)) = g.nodes[c].op.f32().copied() else {
             continue;
         };
         let Some(p) = sole_producer(g, g.nodes[c].inputs[0]) else {
             continue;
         };
-        if !matches!(g.nodes[p].op, KOp::Conv2d(_) | KOp::Dense(_)) {
+        if !matches!(g.nodes[p].op.f32(), Some(KOp::Conv2d(_) | KOp::Dense(_))) {
             continue;
         }
         let (scale, shift) = match (
@@ -178,8 +174,8 @@ fn fold_batchnorm(g: &mut Graph) -> Option<Rewrite> {
         }
         let bias = bias.flatten();
         let name = pn.name.clone();
-        let (new_w, new_b, b_shape) = match pn.op {
-            KOp::Conv2d(cp) => {
+        let (new_w, new_b, b_shape) = match pn.op.f32().copied() {
+            Some(KOp::Conv2d(cp)) => {
                 if cp.act.kind != ACT_NONE
                     || ap.c != cp.out_c
                     || ap.outer != cp.batch
@@ -199,7 +195,7 @@ fn fold_batchnorm(g: &mut Graph) -> Option<Rewrite> {
                     .collect();
                 (w2, b2, vec![oc])
             }
-            KOp::Dense(dp) => {
+            Some(KOp::Dense(dp)) => {
                 if dp.act.kind != ACT_NONE
                     || ap.inner != 1
                     || ap.c != dp.n
@@ -239,7 +235,7 @@ fn fold_batchnorm(g: &mut Graph) -> Option<Rewrite> {
 
 fn fold_bias(g: &mut Graph) -> Option<Rewrite> {
     for c in 0..g.nodes.len() {
-        let KOp::Binary(bp) = g.nodes[c].op else {
+        let Some(KOp::Binary(bp)) = g.nodes[c].op.f32().copied() else {
             continue;
         };
         if bp.op != BIN_ADD || bp.act.kind != ACT_NONE {
@@ -263,11 +259,13 @@ fn fold_bias(g: &mut Graph) -> Option<Rewrite> {
         }
         let pn = &g.nodes[p];
         // Channels the bias runs along, and which dim of the output that is.
-        let (channels, dim) = match pn.op {
-            KOp::Conv2d(cp) if cp.act.kind == ACT_NONE && out_shape.len() >= 3 => {
+        let (channels, dim) = match pn.op.f32().copied() {
+            Some(KOp::Conv2d(cp)) if cp.act.kind == ACT_NONE && out_shape.len() >= 3 => {
                 (cp.out_c as usize, 1)
             }
-            KOp::Dense(dp) if dp.act.kind == ACT_NONE && !dp.bias_full && !out_shape.is_empty() => {
+            Some(KOp::Dense(dp))
+                if dp.act.kind == ACT_NONE && !dp.bias_full && !out_shape.is_empty() =>
+            {
                 (dp.n as usize, out_shape.len() - 1)
             }
             _ => continue,
@@ -311,7 +309,7 @@ fn fold_bias(g: &mut Graph) -> Option<Rewrite> {
 
 fn fuse_activation(g: &mut Graph) -> Option<Rewrite> {
     for c in 0..g.nodes.len() {
-        let KOp::Unary(up) = g.nodes[c].op else {
+        let Some(KOp::Unary(up)) = g.nodes[c].op.f32().copied() else {
             continue;
         };
         let act = match up.kind {
@@ -323,9 +321,9 @@ fn fuse_activation(g: &mut Graph) -> Option<Rewrite> {
             continue;
         };
         let slot = match &mut g.nodes[p].op {
-            KOp::Conv2d(q) => &mut q.act,
-            KOp::Dense(q) => &mut q.act,
-            KOp::Binary(q) => &mut q.act,
+            Op::F32(KOp::Conv2d(q)) => &mut q.act,
+            Op::F32(KOp::Dense(q)) => &mut q.act,
+            Op::F32(KOp::Binary(q)) => &mut q.act,
             _ => continue,
         };
         if slot.kind != ACT_NONE {
@@ -346,7 +344,7 @@ fn fuse_activation(g: &mut Graph) -> Option<Rewrite> {
 
 fn remove_copy(g: &mut Graph) -> Option<Rewrite> {
     for c in 0..g.nodes.len() {
-        let KOp::Strided(sp) = g.nodes[c].op else {
+        let Some(KOp::Strided(sp)) = g.nodes[c].op.f32().copied() else {
             continue;
         };
         if !is_plain_copy(&sp) {

@@ -17,6 +17,21 @@ fn align_up(n: usize) -> usize {
     n.div_ceil(ALIGN) * ALIGN
 }
 
+/// Appends `values` little-endian to the blob at an aligned offset; returns their region.
+fn push_le<T: Copy, const N: usize>(
+    blob: &mut Vec<u8>,
+    values: &[T],
+    le: fn(T) -> [u8; N],
+) -> Region {
+    let offset = blob.len();
+    for &v in values {
+        blob.extend_from_slice(&le(v));
+    }
+    let bytes = blob.len() - offset;
+    blob.resize(align_up(blob.len()), 0);
+    Region { offset, bytes }
+}
+
 /// A byte range inside the arena or the constant blob.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Region {
@@ -40,6 +55,16 @@ pub enum Loc {
     Blob(Region),
 }
 
+/// Blob regions of one node's int8 tables (`None` for an empty table).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TableRegions {
+    pub bias: Option<Region>,
+    pub mult: Option<Region>,
+    pub shift: Option<Region>,
+    pub lut: Option<Region>,
+    pub exp: Option<Region>,
+}
+
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct PlanStats {
     /// Bytes of the arena.
@@ -58,6 +83,8 @@ pub struct Plan {
     pub locs: Vec<Option<Loc>>,
     /// Per node: its index table's region in the blob (`None` when it has none).
     pub idx: Vec<Option<Region>>,
+    /// Per node: its int8 tables' regions in the blob.
+    pub tables: Vec<TableRegions>,
     /// The constant blob, little-endian.
     pub blob: Vec<u8>,
     pub stats: PlanStats,
@@ -104,33 +131,43 @@ pub fn plan(g: &Graph) -> Plan {
     let life = lifetimes(g);
     let mut locs: Vec<Option<Loc>> = vec![None; g.tensors.len()];
 
-    // Constants, in first-use order, then index tables.
+    // Constants, in first-use order, then index tables, then int8 tables.
     let mut blob: Vec<u8> = Vec::new();
-    let mut push = |bytes: &[u8]| -> Region {
-        let offset = blob.len();
-        blob.extend_from_slice(bytes);
-        blob.resize(align_up(blob.len()), 0);
-        Region {
-            offset,
-            bytes: bytes.len(),
-        }
-    };
     for node in &g.nodes {
         for &t in &node.inputs {
-            if let (Some(data), None) = (&g.tensors[t].data, locs[t]) {
-                let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
-                locs[t] = Some(Loc::Blob(push(&bytes)));
+            if locs[t].is_some() {
+                continue;
+            }
+            let tensor = &g.tensors[t];
+            if let Some(data) = &tensor.data {
+                locs[t] = Some(Loc::Blob(push_le(&mut blob, data, f32::to_le_bytes)));
+            } else if let Some(q) = &tensor.qdata {
+                locs[t] = Some(Loc::Blob(push_le(&mut blob, q, i8::to_le_bytes)));
             }
         }
     }
     let idx: Vec<Option<Region>> = g
         .nodes
         .iter()
+        .map(|node| (!node.idx.is_empty()).then(|| push_le(&mut blob, &node.idx, u32::to_le_bytes)))
+        .collect();
+    let tables: Vec<TableRegions> = g
+        .nodes
+        .iter()
         .map(|node| {
-            (!node.idx.is_empty()).then(|| {
-                let bytes: Vec<u8> = node.idx.iter().flat_map(|v| v.to_le_bytes()).collect();
-                push(&bytes)
-            })
+            let t = &node.tables;
+            let mut i32s =
+                |v: &[i32]| (!v.is_empty()).then(|| push_le(&mut blob, v, i32::to_le_bytes));
+            let (bias, mult, shift, exp) =
+                (i32s(&t.bias), i32s(&t.mult), i32s(&t.shift), i32s(&t.exp));
+            let lut = (!t.lut.is_empty()).then(|| push_le(&mut blob, &t.lut, i8::to_le_bytes));
+            TableRegions {
+                bias,
+                mult,
+                shift,
+                lut,
+                exp,
+            }
         })
         .collect();
 
@@ -139,12 +176,12 @@ pub fn plan(g: &Graph) -> Plan {
     let mut acts: Vec<TensorId> = (0..g.tensors.len())
         .filter(|&t| life[t].is_some())
         .collect();
-    acts.sort_by_key(|&t| (std::cmp::Reverse(g.tensors[t].len()), t));
+    acts.sort_by_key(|&t| (std::cmp::Reverse(g.tensors[t].bytes()), t));
     let mut placed: Vec<(TensorId, Region)> = Vec::new();
     let mut arena_bytes = 0;
     for &t in &acts {
         let (s, e) = life[t].unwrap();
-        let bytes = align_up(g.tensors[t].len() * 4).max(ALIGN);
+        let bytes = align_up(g.tensors[t].bytes()).max(ALIGN);
         let mut conflicts: Vec<Region> = placed
             .iter()
             .filter(|(u, _)| {
@@ -167,7 +204,7 @@ pub fn plan(g: &Graph) -> Plan {
         locs[t] = Some(Loc::Arena(region));
     }
 
-    let activations_total_bytes = acts.iter().map(|&t| align_up(g.tensors[t].len() * 4)).sum();
+    let activations_total_bytes = acts.iter().map(|&t| align_up(g.tensors[t].bytes())).sum();
     let mut largest_live_set_bytes = 0;
     for step in -1..=g.nodes.len() as i64 {
         let live: usize = acts
@@ -176,7 +213,7 @@ pub fn plan(g: &Graph) -> Plan {
                 let (s, e) = life[t].unwrap();
                 s <= step && step <= e
             })
-            .map(|&t| align_up(g.tensors[t].len() * 4))
+            .map(|&t| align_up(g.tensors[t].bytes()))
             .sum();
         largest_live_set_bytes = largest_live_set_bytes.max(live);
     }
@@ -190,6 +227,7 @@ pub fn plan(g: &Graph) -> Plan {
     Plan {
         locs,
         idx,
+        tables,
         blob,
         stats,
     }
@@ -207,7 +245,7 @@ pub fn verify(g: &Graph, p: &Plan) -> Result<(), String> {
     for (i, &(a, ra)) in acts.iter().enumerate() {
         if ra.offset % ALIGN != 0
             || ra.end() > p.stats.arena_bytes
-            || ra.bytes < g.tensors[a].len() * 4
+            || ra.bytes < g.tensors[a].bytes()
         {
             return Err(format!(
                 "tensor `{}` has a bad region {ra:?}",
@@ -235,11 +273,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn act(name: &str, len: usize) -> Tensor {
-        Tensor {
-            name: name.into(),
-            shape: vec![len],
-            data: None,
-        }
+        Tensor::act(name, vec![len])
     }
 
     /// A random DAG: each node reads one or two earlier tensors and writes one new tensor.
@@ -259,10 +293,12 @@ mod tests {
                     len: 1,
                     alpha: 0.0,
                     beta: 0.0,
-                }),
+                })
+                .into(),
                 inputs: ins,
                 outputs: vec![out],
                 idx: vec![],
+                tables: Default::default(),
                 macs: 0,
             });
         }

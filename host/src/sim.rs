@@ -2,9 +2,10 @@
 //! arena offsets, constant blob and kernel parameters as the generated firmware. This is the
 //! `host` board and the reference the device must match bit for bit.
 
-use crate::ir::{Graph, TensorId};
-use crate::plan::{Loc, Plan};
+use crate::ir::{DType, Graph, Op, TensorId};
+use crate::plan::{Loc, Plan, Region};
 use kiln_kernels::f32 as k;
+use kiln_kernels::i8 as q;
 
 /// A 16-byte aligned byte buffer (the arena and the blob are read as f32 / u32 slices).
 struct Aligned {
@@ -23,6 +24,10 @@ impl Aligned {
         let mut a = Aligned::zeroed(b.len());
         a.as_mut_bytes()[..b.len()].copy_from_slice(b);
         a
+    }
+    fn as_bytes(&self) -> &[u8] {
+        // SAFETY: as `as_mut_bytes`.
+        unsafe { std::slice::from_raw_parts(self.words.as_ptr() as *const u8, self.bytes) }
     }
     fn as_mut_bytes(&mut self) -> &mut [u8] {
         // SAFETY: u128 storage is at least `bytes` long and any byte pattern is valid for u8.
@@ -58,7 +63,10 @@ impl<'g> Simulator<'g> {
 
     /// [`Simulator::run`], calling `observe(tensor, values)` once for every graph input (before
     /// the first node, in input order) and for every node output right after the node computed it
-    /// (in execution order), while its arena region still holds it. Returns what `run` returns.
+    /// (in execution order), while its arena region still holds it. int8 tensors are observed
+    /// dequantized with their own params. Returns what `run` returns.
+    ///
+    /// `inputs` are f32 values; an int8 graph input takes them as integers (saturated).
     pub fn run_observed(
         &mut self,
         inputs: &[&[f32]],
@@ -74,66 +82,140 @@ impl<'g> Simulator<'g> {
                 g.tensors[t].name
             );
             if let Some(Loc::Arena(r)) = self.plan.locs[t] {
-                let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+                let bytes: Vec<u8> = match g.tensors[t].dtype {
+                    DType::F32 => data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                    DType::I8 => data.iter().map(|&v| v as i8 as u8).collect(),
+                };
                 self.arena.as_mut_bytes()[r.offset..r.offset + bytes.len()].copy_from_slice(&bytes);
             }
             observe(t, data);
         }
         let arena = self.arena.ptr();
         let blob = self.blob.ptr();
+        let p = self.plan;
         for (i, node) in g.nodes.iter().enumerate() {
-            // SAFETY: every region lies inside its buffer and is 16-byte aligned (plan::verify);
-            // outputs never overlap inputs that are live at this step, so the shared and mutable
-            // views below are disjoint.
+            // SAFETY: every region lies inside its buffer and is 16-byte aligned (plan::verify),
+            // and holds at least `len` elements of the tensor's dtype; outputs never overlap
+            // inputs that are live at this step, so the shared and mutable views are disjoint.
             unsafe {
-                let ins: Vec<&[f32]> = node
-                    .inputs
-                    .iter()
-                    .map(|&t| {
-                        let len = g.tensors[t].len();
-                        match self.plan.locs[t].expect("planned input") {
-                            Loc::Arena(r) => {
-                                std::slice::from_raw_parts(arena.add(r.offset) as *const f32, len)
-                            }
-                            Loc::Blob(r) => {
-                                std::slice::from_raw_parts(blob.add(r.offset) as *const f32, len)
-                            }
-                        }
-                    })
-                    .collect();
-                let idx: &[u32] = match self.plan.idx[i] {
-                    Some(r) => {
-                        std::slice::from_raw_parts(blob.add(r.offset) as *const u32, node.idx.len())
+                let input = |t: TensorId| -> *const u8 {
+                    match p.locs[t].expect("planned input") {
+                        Loc::Arena(r) => arena.add(r.offset),
+                        Loc::Blob(r) => blob.add(r.offset),
                     }
-                    None => &[],
                 };
-                let mut outs: Vec<&mut [f32]> = node
-                    .outputs
-                    .iter()
-                    .map(|&t| {
-                        let r = self.plan.arena(t);
-                        std::slice::from_raw_parts_mut(
-                            arena.add(r.offset) as *mut f32,
-                            g.tensors[t].len(),
-                        )
-                    })
-                    .collect();
-                k::run(&node.op, &ins, idx, &mut outs);
-                for (&t, out) in node.outputs.iter().zip(&outs) {
-                    observe(t, out);
+                let ins_f32 = || -> Vec<&[f32]> {
+                    node.inputs
+                        .iter()
+                        .map(|&t| slice::<f32>(input(t), g.tensors[t].len()))
+                        .collect()
+                };
+                let ins_i8 = || -> Vec<&[i8]> {
+                    node.inputs
+                        .iter()
+                        .map(|&t| slice::<i8>(input(t), g.tensors[t].len()))
+                        .collect()
+                };
+                let out = |t: TensorId| arena.add(p.arena(t).offset);
+                let table = |r: Option<Region>| -> *const u8 {
+                    r.map_or(
+                        std::ptr::NonNull::<u32>::dangling().as_ptr() as *const u8,
+                        |r| blob.add(r.offset),
+                    )
+                };
+                let idx: &[u32] = slice(table(p.idx[i]), node.idx.len());
+                match &node.op {
+                    Op::F32(op) => {
+                        let mut outs: Vec<&mut [f32]> = node
+                            .outputs
+                            .iter()
+                            .map(|&t| slice_mut::<f32>(out(t), g.tensors[t].len()))
+                            .collect();
+                        k::run(op, &ins_f32(), idx, &mut outs);
+                    }
+                    Op::Q(op) => {
+                        let tr = &p.tables[i];
+                        let nt = &node.tables;
+                        let t = q::Tables {
+                            bias: slice(table(tr.bias), nt.bias.len()),
+                            mult: slice(table(tr.mult), nt.mult.len()),
+                            shift: slice(table(tr.shift), nt.shift.len()),
+                            lut: slice(table(tr.lut), nt.lut.len()),
+                            exp: slice(table(tr.exp), nt.exp.len()),
+                            idx,
+                        };
+                        let mut outs: Vec<&mut [i8]> = node
+                            .outputs
+                            .iter()
+                            .map(|&t| slice_mut::<i8>(out(t), g.tensors[t].len()))
+                            .collect();
+                        q::run(op, &ins_i8(), &t, &mut outs);
+                    }
+                    Op::Quantize(qp) => {
+                        let o = node.outputs[0];
+                        q::quantize(
+                            qp,
+                            ins_f32()[0],
+                            slice_mut::<i8>(out(o), g.tensors[o].len()),
+                        );
+                    }
+                    Op::Dequantize(dp) => {
+                        let o = node.outputs[0];
+                        q::dequantize(
+                            dp,
+                            ins_i8()[0],
+                            slice_mut::<f32>(out(o), g.tensors[o].len()),
+                        );
+                    }
+                }
+                for &t in &node.outputs {
+                    observe(t, &self.read(t));
                 }
             }
         }
-        g.outputs
-            .iter()
-            .map(|&t| {
-                let r = self.plan.arena(t);
-                let bytes = &self.arena.as_mut_bytes()[r.offset..r.offset + g.tensors[t].len() * 4];
+        g.outputs.iter().map(|&t| self.read(t)).collect()
+    }
+
+    /// Tensor `t`'s current arena contents as f32 (int8 dequantized with its params).
+    fn read(&self, t: TensorId) -> Vec<f32> {
+        let g = self.graph;
+        let tensor = &g.tensors[t];
+        let r = self.plan.arena(t);
+        let bytes = &self.arena.as_bytes()[r.offset..r.offset + tensor.bytes()];
+        match tensor.dtype {
+            DType::F32 => bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+            DType::I8 => {
+                let (scale, zp) = tensor.quant.as_ref().map_or((1.0, 0), |qp| qp.one());
                 bytes
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .iter()
+                    .map(|&b| q::dequantize_f32(b as i8, scale, zp))
                     .collect()
-            })
+            }
+        }
+    }
+
+    /// Tensor `t`'s raw int8 arena contents (for int8 tensors).
+    pub fn read_i8(&self, t: TensorId) -> Vec<i8> {
+        let r = self.plan.arena(t);
+        let n = self.graph.tensors[t].len();
+        self.arena.as_bytes()[r.offset..r.offset + n]
+            .iter()
+            .map(|&b| b as i8)
             .collect()
     }
+}
+
+/// # Safety
+/// `p` is aligned for `T` and valid for `len` reads for the chosen lifetime.
+unsafe fn slice<'a, T>(p: *const u8, len: usize) -> &'a [T] {
+    std::slice::from_raw_parts(p as *const T, len)
+}
+
+/// # Safety
+/// As [`slice`], and no other view of the bytes is alive.
+unsafe fn slice_mut<'a, T>(p: *mut u8, len: usize) -> &'a mut [T] {
+    std::slice::from_raw_parts_mut(p as *mut T, len)
 }

@@ -66,7 +66,10 @@ fn conv_variants() {
             .node("Conv", &["x", "w", "b"], &["y"], attrs);
         let (imported, _) = check(m, name);
         assert!(
-            matches!(imported.graph.nodes[0].op, KOp::Conv2d(_)),
+            matches!(
+                imported.graph.nodes[0].op,
+                kiln::ir::Op::F32(KOp::Conv2d(_))
+            ),
             "{name}"
         );
         assert!(imported.graph.nodes[0].macs > 0);
@@ -149,7 +152,7 @@ fn matmul_batched_and_bias_add_folds() {
         .node("Add", &["h", "bias"], &["y"], vec![]);
     let (_, opt) = check(m, "matmul3d");
     assert_eq!(opt.nodes.len(), 1, "{:?}", opt.nodes);
-    let KOp::Dense(p) = opt.nodes[0].op else {
+    let kiln::ir::Op::F32(KOp::Dense(p)) = opt.nodes[0].op else {
         panic!()
     };
     assert_eq!((p.batch, p.m, p.k, p.n), (2, 3, 4, 6));

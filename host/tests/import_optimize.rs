@@ -45,7 +45,7 @@ fn conv_bn_relu_folds_and_fuses() {
     let dir = tmp();
     let (_, opt) = check_model(&m.save(dir.path(), "cbr"), &ImportOptions::default(), 5);
     assert_eq!(opt.nodes.len(), 1);
-    let KOp::Conv2d(p) = opt.nodes[0].op else {
+    let kiln::ir::Op::F32(KOp::Conv2d(p)) = opt.nodes[0].op else {
         panic!()
     };
     assert_eq!(p.act.kind, ACT_RELU);
@@ -73,7 +73,7 @@ fn bn_stays_when_conv_output_has_another_reader() {
     assert!(opt
         .nodes
         .iter()
-        .any(|n| matches!(n.op, KOp::ChannelAffine(_))));
+        .any(|n| matches!(n.op, kiln::ir::Op::F32(KOp::ChannelAffine(_)))));
 }
 
 #[test]
@@ -103,7 +103,7 @@ fn dense_bn_folds_and_clip_fuses_into_binary() {
     );
     let ops: Vec<&str> = opt.nodes.iter().map(|n| n.op_type.as_str()).collect();
     assert_eq!(ops, ["Gemm", "Add"]);
-    let KOp::Binary(p) = opt.nodes[1].op else {
+    let kiln::ir::Op::F32(KOp::Binary(p)) = opt.nodes[1].op else {
         panic!()
     };
     assert_eq!((p.act.kind, p.act.a, p.act.b), (ACT_CLIP, 0.0, 6.0));

@@ -66,7 +66,7 @@ pub fn run(a: BuildCmd) -> anyhow::Result<()> {
     let report = Report {
         model: a.build.model.display().to_string(),
         board: a.build.board.clone(),
-        precision: "f32",
+        precision: p.precision(),
         plan: &p.plan.stats,
         folded: p.optimize.rewrites.iter().map(|r| r.to_string()).collect(),
         firmware: firmware.as_ref(),

@@ -52,8 +52,11 @@ struct Report {
     notices: Vec<String>,
 }
 
-fn kernel_name(op: &kiln_kernels::f32::KOp) -> String {
-    let dbg = format!("{op:?}");
+fn kernel_name(op: &crate::ir::Op) -> String {
+    let dbg = match op {
+        crate::ir::Op::F32(k) => format!("{k:?}"),
+        other => format!("{other:?}"),
+    };
     dbg.split('(').next().unwrap_or("").to_string()
 }
 

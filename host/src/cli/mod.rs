@@ -38,6 +38,17 @@ pub enum Format {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Granularity {
+    Channel,
+    Tensor,
+}
+
+fn parse_calib_method(s: &str) -> Result<crate::quantize::CalibMethod, String> {
+    s.parse()
+        .map_err(|e: crate::quantize::ParseCalibMethodError| e.to_string())
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Precision {
     F32,
     Int8,
@@ -57,9 +68,22 @@ pub struct BuildArgs {
     /// Numeric precision of the firmware.
     #[arg(long, value_enum, default_value = "f32")]
     pub precision: Precision,
-    /// Calibration data (`.npz`) for `--precision int8`.
+    /// Calibration data (`.npz`, keyed like the inputs) for `--precision int8`.
     #[arg(long)]
     pub calib: Option<PathBuf>,
+    /// How activation ranges are chosen: `minmax`, `percentile[:P]` (default P 99.99) or `mse`.
+    #[arg(long, default_value = "minmax", value_parser = parse_calib_method)]
+    pub calib_method: crate::quantize::CalibMethod,
+    /// ONNX node names to keep in f32 in an int8 build (comma-separated or repeated).
+    #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
+    pub float_layers: Vec<String>,
+    /// Bits of the symmetric weight grid in an int8 build (2..=8; below 8 only to measure what a
+    /// coarser recipe costs).
+    #[arg(long, default_value_t = 8, value_name = "BITS")]
+    pub weight_bits: u8,
+    /// One weight scale per output channel (`channel`) or per tensor (`tensor`).
+    #[arg(long, value_enum, default_value = "channel")]
+    pub weight_granularity: Granularity,
     /// Fixed shape for an input with symbolic dims, e.g. `input=1x49x10x1` (repeatable).
     #[arg(long = "input-shape", value_name = "NAME=DIMS")]
     pub input_shapes: Vec<String>,
@@ -192,16 +216,41 @@ pub fn prepare(a: &BuildArgs) -> anyhow::Result<(crate::deploy::Prepared, Target
     } else {
         Target::Board(Box::new(catalog.get(&a.board)?.clone()))
     };
-    if a.precision == Precision::Int8 {
-        anyhow::bail!("--precision int8 is not supported by this kiln version yet; build with --precision f32");
-    }
-    if a.calib.is_some() {
-        anyhow::bail!("--calib is only used with --precision int8");
-    }
+    let quant = match a.precision {
+        Precision::Int8 => {
+            let Some(calib) = a.calib.clone() else {
+                anyhow::bail!(
+                    "--precision int8 on a float model needs calibration data: pass --calib CAL.npz \
+                     (inputs keyed like the model's, drawn from the training split; e.g. \
+                     models/digits-cnn/calib.npz)"
+                );
+            };
+            Some(crate::deploy::QuantConfig {
+                calib,
+                method: a.calib_method,
+                lower: crate::quantize::lower::LowerOptions {
+                    float_layers: a.float_layers.clone(),
+                    weights: crate::quantize::lower::WeightRecipe {
+                        bits: a.weight_bits,
+                        per_channel: a.weight_granularity == Granularity::Channel,
+                    },
+                },
+            })
+        }
+        Precision::F32 => {
+            if a.calib.is_some() {
+                anyhow::bail!("--calib is only used with --precision int8");
+            }
+            if !a.float_layers.is_empty() {
+                anyhow::bail!("--float-layers is only used with --precision int8");
+            }
+            None
+        }
+    };
     let opts = crate::import::ImportOptions {
         input_shapes: parse_input_shapes(&a.input_shapes)?,
     };
-    let p = crate::deploy::prepare(&a.model, &opts)?;
+    let p = crate::deploy::prepare(&a.model, &opts, quant.as_ref())?;
     Ok((p, target))
 }
 
@@ -215,7 +264,7 @@ pub fn build_firmware(
     let out = a
         .out
         .clone()
-        .unwrap_or_else(|| crate::deploy::default_out(&p.model_name, &board.name));
+        .unwrap_or_else(|| crate::deploy::default_out(&p.model_name, &board.name, p.precision()));
     let spinner = progress::spinner(&format!(
         "building firmware for {} ({})",
         board.name, board.target

@@ -124,7 +124,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         outputs: a.output.as_ref().map(|p| p.display().to_string()),
         samples: samples.n,
         board: &a.build.board,
-        precision: "f32",
+        precision: p.precision(),
         instructions_per_inference: Spread::of(&instr),
         flash_bytes: fw.map(|f| f.sizes.flash_bytes),
         ram_bytes: fw.map(|f| f.sizes.ram_bytes),
@@ -226,7 +226,7 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
     let report = BenchReport {
         model: a.build.model.display().to_string(),
         board: &a.build.board,
-        precision: "f32",
+        precision: p.precision(),
         samples: inputs.len(),
         macs,
         params: p.graph.param_count(),

@@ -195,7 +195,7 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
         schema: REPORT_SCHEMA,
         model: a.build.model.display().to_string(),
         board: a.build.board.clone(),
-        precision: "f32",
+        precision: p.precision(),
         samples: samples.n,
         data: a.data.display().to_string(),
         accuracy,

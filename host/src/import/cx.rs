@@ -204,20 +204,12 @@ impl<'a> Cx<'a> {
     /// A new constant tensor (not registered under an ONNX name).
     pub fn konst(&mut self, name: String, shape: Vec<usize>, data: Vec<f32>) -> TensorId {
         debug_assert_eq!(shape.iter().product::<usize>(), data.len());
-        self.g.add_tensor(ir::Tensor {
-            name,
-            shape,
-            data: Some(data),
-        })
+        self.g.add_tensor(ir::Tensor::f32_const(name, shape, data))
     }
 
     /// A kiln-internal activation (between the nodes one ONNX node lowers to).
     pub fn temp(&mut self, name: String, shape: Vec<usize>) -> TensorId {
-        self.g.add_tensor(ir::Tensor {
-            name,
-            shape,
-            data: None,
-        })
+        self.g.add_tensor(ir::Tensor::act(name, shape))
     }
 
     /// The activation tensor for an ONNX node output, with the shape tract inferred.
@@ -250,10 +242,11 @@ impl<'a> Cx<'a> {
         self.g.nodes.push(ir::Node {
             name: n.name.clone(),
             op_type: n.op_type().to_string(),
-            op,
+            op: op.into(),
             inputs,
             outputs,
             idx,
+            tables: Default::default(),
             macs,
         });
     }

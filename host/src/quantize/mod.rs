@@ -22,6 +22,10 @@
 //!   of `n`, `n·x`, `n·x²`. Ties keep the widest range (the first found).
 //!
 //! Every range includes 0 (`min ≤ 0 ≤ max`), so zero is exactly representable.
+//!
+//! [`lower::lower`] turns the ranges into an int8 graph.
+
+pub mod lower;
 
 use std::fmt;
 use std::path::Path;
@@ -374,20 +378,29 @@ pub fn act_qparams(min: f32, max: f32) -> (f32, i32) {
 /// `q = clamp(round_half_away(w / scale[c]), -127, 127)`. A channel that is all zeros (or has no
 /// finite non-zero value) gets scale 1 and all-zero weights; NaN weights quantize to 0.
 pub fn weight_qparams_per_channel(w: &[f32], out_c: usize) -> (Vec<f32>, Vec<i8>) {
+    weight_qparams(w, out_c, 8)
+}
+
+/// [`weight_qparams_per_channel`] on a `bits`-bit symmetric grid (`qmax = 2^(bits-1) - 1`,
+/// `bits` in `2..=8`) with `groups` scales over consecutive equal slices of `w` (`groups = 1`:
+/// per tensor).
+pub fn weight_qparams(w: &[f32], groups: usize, bits: u8) -> (Vec<f32>, Vec<i8>) {
     assert!(
-        out_c > 0 && w.len().is_multiple_of(out_c),
-        "weights of {} values do not split into {out_c} channels",
+        groups > 0 && w.len().is_multiple_of(groups),
+        "weights of {} values do not split into {groups} channels",
         w.len()
     );
-    let per = w.len() / out_c;
-    let mut scales = Vec::with_capacity(out_c);
+    assert!((2..=8).contains(&bits), "{bits}-bit weights");
+    let qmax = ((1i32 << (bits - 1)) - 1) as f64;
+    let per = w.len() / groups;
+    let mut scales = Vec::with_capacity(groups);
     let mut q = Vec::with_capacity(w.len());
-    for ch in w.chunks(per.max(1)).take(out_c) {
+    for ch in w.chunks(per.max(1)).take(groups) {
         let m = ch
             .iter()
             .filter(|x| x.is_finite())
             .fold(0f32, |m, x| m.max(x.abs()));
-        let scale = m / 127.0;
+        let scale = m / qmax as f32;
         if !scale.is_finite() || scale <= 0.0 {
             scales.push(1.0);
             q.extend(std::iter::repeat_n(0i8, ch.len()));
@@ -396,11 +409,11 @@ pub fn weight_qparams_per_channel(w: &[f32], out_c: usize) -> (Vec<f32>, Vec<i8>
         scales.push(scale);
         q.extend(
             ch.iter()
-                .map(|&x| ((x as f64 / scale as f64).round().clamp(-127.0, 127.0)) as i8),
+                .map(|&x| ((x as f64 / scale as f64).round().clamp(-qmax, qmax)) as i8),
         );
     }
-    // out_c channels of zero length (empty tensor): keep one scale per channel.
-    scales.resize(out_c, 1.0);
+    // Channels of zero length (empty tensor): keep one scale per channel.
+    scales.resize(groups, 1.0);
     (scales, q)
 }
 

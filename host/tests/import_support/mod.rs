@@ -258,7 +258,8 @@ pub fn run_ir(g: &Graph, inputs: &[Vec<f32>]) -> Vec<Vec<f32>> {
             .collect();
         {
             let mut outs_ref: Vec<&mut [f32]> = outs.iter_mut().map(|v| v.as_mut_slice()).collect();
-            kiln_kernels::f32::run(&n.op, &ins_ref, &n.idx, &mut outs_ref);
+            let op = n.op.f32().expect("import makes f32 nodes");
+            kiln_kernels::f32::run(op, &ins_ref, &n.idx, &mut outs_ref);
         }
         for (&t, o) in n.outputs.iter().zip(outs) {
             bufs[t] = o;

@@ -1,0 +1,789 @@
+//! Lowering of an optimized f32 graph to a mixed int8 / f32 graph with kiln's own post-training
+//! parameters ([`lower`]).
+//!
+//! Contract:
+//! - Tensor ids of the f32 graph keep their meaning: an activation of the f32 graph is, in the
+//!   lowered graph, the same id holding the same value (int8 when its producer runs int8). New
+//!   tensors (quantized copies, int8 constants, dequantized outputs) are appended.
+//! - Graph inputs and outputs stay f32 with their ONNX names; a quantized graph output keeps its
+//!   id and is renamed `NAME:int8`, and a new f32 tensor named `NAME` (its dequantization) becomes
+//!   the graph output.
+//! - A node runs int8 when an int8 kernel exists for it (op and parameters), every activation it
+//!   reads and writes has a calibrated range, and it is not named in
+//!   [`LowerOptions::float_layers`]; otherwise it runs f32 with `Quantize` / `Dequantize` nodes at
+//!   its edges. [`LowerReport::layers`] says which, and why for f32.
+//! - Output parameters: calibrated range (`act_qparams`) for conv, dense, add / sub / mul,
+//!   element-wise functions (LUT), mean and concat; the input's own parameters for pure data
+//!   movement and pooling (strided copies, gather, pad, max / average pool), as TFLite does;
+//!   `scale = 1/256, zp = -128` for softmax.
+//! - Weights: symmetric, per output channel (axis 0 of conv weights, the column of dense
+//!   weights), `[-q, q]` with `q = 2^(bits-1) - 1` (8 bits: 127); bias int32 at
+//!   `in_scale * w_scale[c]`. A constant operand of add / sub / mul is quantized per tensor,
+//!   asymmetric, over its own range.
+
+use std::collections::{HashMap, HashSet};
+
+use kiln_kernels::f32::{self as k, KOp};
+use kiln_kernels::i8::{self as q, QOp};
+
+use super::{act_qparams, bias_q, Calibration};
+use crate::ir::{DType, Graph, Node, Op, QParams, QTables, Tensor, TensorId};
+
+/// How weights are quantized (the defaults are kiln's recipe; the others exist to measure the
+/// cost of a worse recipe, e.g. in a gate test).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WeightRecipe {
+    /// Bits of the symmetric weight grid, 2..=8 (values stay stored as int8).
+    pub bits: u8,
+    /// One scale per output channel (true) or one per tensor.
+    pub per_channel: bool,
+}
+
+impl Default for WeightRecipe {
+    fn default() -> Self {
+        WeightRecipe {
+            bits: 8,
+            per_channel: true,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LowerOptions {
+    /// ONNX node names kept in f32.
+    pub float_layers: Vec<String>,
+    pub weights: WeightRecipe,
+}
+
+/// The precision one node of the f32 graph ended up with.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct LayerPrecision {
+    pub node: String,
+    pub op_type: String,
+    /// `int8` or `f32`.
+    pub kernel: &'static str,
+    /// Why the node stayed f32 (`None` for int8 nodes).
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LowerReport {
+    /// One entry per node of the f32 graph, in order.
+    pub layers: Vec<LayerPrecision>,
+    /// Quantize / Dequantize nodes inserted at f32 / int8 edges (graph boundary included).
+    pub conversions: usize,
+}
+
+impl LowerReport {
+    pub fn int8_layers(&self) -> usize {
+        self.layers.iter().filter(|l| l.kernel == "int8").count()
+    }
+    /// Layers that fell back to f32 on their own (not asked for by `--float-layers`).
+    pub fn fallbacks(&self) -> impl Iterator<Item = &LayerPrecision> {
+        self.layers
+            .iter()
+            .filter(|l| l.kernel == "f32" && l.reason.as_deref() != Some(ASKED))
+    }
+}
+
+const ASKED: &str = "kept in f32 by --float-layers";
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum LowerError {
+    #[error("--float-layers names {} not in the model (its nodes: {})", .unknown.join(", "), .known.join(", "))]
+    UnknownFloatLayers {
+        unknown: Vec<String>,
+        known: Vec<String>,
+    },
+    #[error("--weight-bits {0} is outside 2..=8")]
+    WeightBits(u8),
+    #[error("node `{node}` needs a requantization multiplier of {value:e}, outside the fixed-point range")]
+    Multiplier { node: String, value: f64 },
+}
+
+/// Quantizes `g` (an optimized f32 graph) with the activation ranges of `cal` (computed on `g`).
+pub fn lower(
+    g: &Graph,
+    cal: &Calibration,
+    opts: &LowerOptions,
+) -> Result<(Graph, LowerReport), LowerError> {
+    if !(2..=8).contains(&opts.weights.bits) {
+        return Err(LowerError::WeightBits(opts.weights.bits));
+    }
+    let names: HashSet<&str> = g.nodes.iter().map(|n| n.name.as_str()).collect();
+    let unknown: Vec<String> = opts
+        .float_layers
+        .iter()
+        .filter(|n| !names.contains(n.as_str()))
+        .cloned()
+        .collect();
+    if !unknown.is_empty() {
+        let mut known: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        known.sort();
+        return Err(LowerError::UnknownFloatLayers { unknown, known });
+    }
+    let mut l = Lowering {
+        src: g,
+        cal,
+        opts,
+        out: Graph {
+            tensors: g.tensors.clone(),
+            nodes: Vec::new(),
+            inputs: g.inputs.clone(),
+            outputs: g.outputs.clone(),
+            meta: g.meta.clone(),
+        },
+        as_i8: HashMap::new(),
+        as_f32: HashMap::new(),
+        report: LowerReport::default(),
+    };
+    for &t in &g.inputs {
+        l.as_f32.insert(t, t);
+    }
+    for node in &g.nodes {
+        let planned = if opts.float_layers.contains(&node.name) {
+            Err(ASKED.to_string())
+        } else {
+            l.int8_node(node)
+        };
+        match planned {
+            Ok(qn) => {
+                l.emit_int8(node, qn);
+                l.report.layers.push(LayerPrecision {
+                    node: node.name.clone(),
+                    op_type: node.op_type.clone(),
+                    kernel: "int8",
+                    reason: None,
+                });
+            }
+            Err(reason) => {
+                l.emit_f32(node);
+                l.report.layers.push(LayerPrecision {
+                    node: node.name.clone(),
+                    op_type: node.op_type.clone(),
+                    kernel: "f32",
+                    reason: Some(reason),
+                });
+            }
+        }
+    }
+    for i in 0..l.out.outputs.len() {
+        let t = l.out.outputs[i];
+        if l.out.tensors[t].dtype == DType::I8 {
+            let name = l.out.tensors[t].name.clone();
+            l.out.tensors[t].name = format!("{name}:int8");
+            let f = l.dequantize(t, Some(name));
+            l.out.outputs[i] = f;
+        }
+    }
+    let report = l.report;
+    Ok((l.out, report))
+}
+
+/// An int8 kernel for one node, before its inputs are converted.
+struct QNode {
+    op: QOp,
+    tables: QTables,
+    /// Node inputs: `Ok(id)` an activation of the source graph (read as int8), `Err(id)` a new
+    /// int8 constant already in the output graph.
+    inputs: Vec<Result<TensorId, TensorId>>,
+    out_q: QParams,
+}
+
+/// The quantized parts of a conv / dense node ([`Lowering::weighted`]).
+struct Weighted {
+    xq: QParams,
+    oq: QParams,
+    clamp: (i8, i8),
+    /// Weights, channel-major.
+    wq: Vec<i8>,
+    ws: Vec<f32>,
+    tables: QTables,
+}
+
+struct Lowering<'a> {
+    src: &'a Graph,
+    cal: &'a Calibration,
+    opts: &'a LowerOptions,
+    out: Graph,
+    /// Source activation → its int8 version in `out`.
+    as_i8: HashMap<TensorId, TensorId>,
+    /// Source activation → its f32 version in `out`.
+    as_f32: HashMap<TensorId, TensorId>,
+    report: LowerReport,
+}
+
+type Plan<T> = Result<T, String>;
+
+impl Lowering<'_> {
+    fn range(&self, t: TensorId) -> Plan<(f32, f32)> {
+        self.cal
+            .ranges
+            .get(t)
+            .copied()
+            .flatten()
+            .ok_or_else(|| format!("no calibrated range for `{}`", self.src.tensors[t].name))
+    }
+
+    /// Parameters an activation has (or will have) as int8: its producer's if it already is
+    /// int8, else from its calibrated range.
+    fn in_q(&self, t: TensorId) -> Plan<QParams> {
+        if let Some(&i) = self.as_i8.get(&t) {
+            return Ok(self.out.tensors[i]
+                .quant
+                .clone()
+                .expect("int8 tensor has params"));
+        }
+        let (lo, hi) = self.range(t)?;
+        let (s, z) = act_qparams(lo, hi);
+        Ok(QParams::per_tensor(s, z))
+    }
+
+    fn out_q(&self, t: TensorId) -> Plan<QParams> {
+        let (lo, hi) = self.range(t)?;
+        let (s, z) = act_qparams(lo, hi);
+        Ok(QParams::per_tensor(s, z))
+    }
+
+    fn multiplier(&self, real: f64) -> Plan<(i32, i32)> {
+        let (m, s) = q::quantize_multiplier(real);
+        if s > 30 || !real.is_finite() {
+            return Err(format!(
+                "requantization multiplier {real:e} is out of range"
+            ));
+        }
+        Ok((m, s))
+    }
+
+    /// The int8 kernel for `node`, or why there is none.
+    fn int8_node(&mut self, node: &Node) -> Plan<QNode> {
+        let src = self.src;
+        let Op::F32(kop) = node.op else {
+            return Err("not an f32 node".into());
+        };
+        let x = node.inputs[0];
+        let o = node.outputs[0];
+        if node.outputs.len() != 1 {
+            return Err("more than one output".into());
+        }
+        let act_of = |t: TensorId| Ok::<_, String>(Ok(t));
+        match kop {
+            KOp::Conv2d(p) => {
+                let w = const_f32(src, node.inputs[1])?;
+                let wl = self.weighted(node, p.act, w, p.out_c as usize)?;
+                let (xq, oq, per_channel) = (wl.xq, wl.oq, wl.tables.mult.len() > 1);
+                let (act_min, act_max) = wl.clamp;
+                let wid = self.int8_const(node.inputs[1], wl.wq, wl.ws);
+                Ok(QNode {
+                    op: QOp::Conv2d(q::QConv2dP {
+                        batch: p.batch,
+                        in_c: p.in_c,
+                        in_h: p.in_h,
+                        in_w: p.in_w,
+                        out_c: p.out_c,
+                        out_h: p.out_h,
+                        out_w: p.out_w,
+                        k_h: p.k_h,
+                        k_w: p.k_w,
+                        s_h: p.s_h,
+                        s_w: p.s_w,
+                        d_h: p.d_h,
+                        d_w: p.d_w,
+                        pad_t: p.pad_t,
+                        pad_l: p.pad_l,
+                        groups: p.groups,
+                        in_zp: xq.zp[0],
+                        out_zp: oq.zp[0],
+                        per_channel,
+                        act_min,
+                        act_max,
+                    }),
+                    tables: wl.tables,
+                    inputs: vec![Ok(x), Err(wid)],
+                    out_q: oq,
+                })
+            }
+            KOp::Dense(p) => {
+                if p.bias_full {
+                    return Err("a bias per row has no int8 kernel".into());
+                }
+                if src.tensors[node.inputs[1]].data.is_none() {
+                    return Err("MatMul of two activations has no int8 kernel".into());
+                }
+                let (kk, n) = (p.k as usize, p.n as usize);
+                let w = const_f32(src, node.inputs[1])?;
+                // Channels are columns: quantize the transpose, then transpose back.
+                let wt: Vec<f32> = (0..n * kk).map(|i| w[(i % kk) * n + i / kk]).collect();
+                let wl = self.weighted(node, p.act, &wt, n)?;
+                let (xq, oq, per_channel) = (wl.xq, wl.oq, wl.tables.mult.len() > 1);
+                let (act_min, act_max) = wl.clamp;
+                let wq: Vec<i8> = (0..kk * n).map(|i| wl.wq[(i % n) * kk + i / n]).collect();
+                let wid = self.int8_const(node.inputs[1], wq, wl.ws);
+                Ok(QNode {
+                    op: QOp::Dense(q::QDenseP {
+                        batch: p.batch,
+                        m: p.m,
+                        k: p.k,
+                        n: p.n,
+                        in_zp: xq.zp[0],
+                        out_zp: oq.zp[0],
+                        per_channel,
+                        act_min,
+                        act_max,
+                    }),
+                    tables: wl.tables,
+                    inputs: vec![Ok(x), Err(wid)],
+                    out_q: oq,
+                })
+            }
+            KOp::Binary(p) => {
+                let qop = match p.op {
+                    k::BIN_ADD => q::QBIN_ADD,
+                    k::BIN_SUB => q::QBIN_SUB,
+                    k::BIN_MUL => q::QBIN_MUL,
+                    _ => return Err("no int8 kernel for this binary op".into()),
+                };
+                let oq = self.out_q(o)?;
+                let (act_min, act_max) = clamp_of(p.act, &oq)?;
+                let mut ins = Vec::new();
+                let mut qs = Vec::new();
+                for &t in &node.inputs[..2] {
+                    if let Some(d) = &src.tensors[t].data {
+                        let (lo, hi) = d
+                            .iter()
+                            .filter(|v| v.is_finite())
+                            .fold((0f32, 0f32), |(a, b), &v| (a.min(v), b.max(v)));
+                        let (s, z) = act_qparams(lo, hi);
+                        let qv: Vec<i8> = d.iter().map(|&v| q::quantize_f32(v, s, z)).collect();
+                        let id = self.int8_const(t, qv, vec![s]);
+                        self.out.tensors[id].quant = Some(QParams::per_tensor(s, z));
+                        ins.push(Err(id));
+                        qs.push(QParams::per_tensor(s, z));
+                    } else {
+                        qs.push(self.in_q(t)?);
+                        ins.push(act_of(t)?);
+                    }
+                }
+                let (sa, sb, so) = (
+                    qs[0].scale[0] as f64,
+                    qs[1].scale[0] as f64,
+                    oq.scale[0] as f64,
+                );
+                let left_shift = 20;
+                let mut bp = q::QBinaryP {
+                    op: qop,
+                    rank: p.rank,
+                    out_shape: p.out_shape,
+                    a_strides: p.a_strides,
+                    b_strides: p.b_strides,
+                    a_zp: qs[0].zp[0],
+                    b_zp: qs[1].zp[0],
+                    out_zp: oq.zp[0],
+                    left_shift: 0,
+                    a_mult: 0,
+                    a_shift: 0,
+                    b_mult: 0,
+                    b_shift: 0,
+                    out_mult: 0,
+                    out_shift: 0,
+                    act_min,
+                    act_max,
+                };
+                if qop == q::QBIN_MUL {
+                    (bp.out_mult, bp.out_shift) = self.multiplier(sa * sb / so)?;
+                } else {
+                    let twice_max = 2.0 * sa.max(sb);
+                    bp.left_shift = left_shift;
+                    (bp.a_mult, bp.a_shift) = self.multiplier(sa / twice_max)?;
+                    (bp.b_mult, bp.b_shift) = self.multiplier(sb / twice_max)?;
+                    (bp.out_mult, bp.out_shift) =
+                        self.multiplier(twice_max / ((1u64 << left_shift) as f64 * so))?;
+                }
+                Ok(QNode {
+                    op: QOp::Binary(bp),
+                    tables: QTables::default(),
+                    inputs: ins,
+                    out_q: oq,
+                })
+            }
+            KOp::Unary(p) => {
+                let xq = self.in_q(x)?;
+                let oq = self.out_q(o)?;
+                let (is, iz) = xq.one();
+                let (os, oz) = oq.one();
+                let lut = q::make_lut(is as f64, iz, os as f64, oz, |v| {
+                    let mut y = [0f32];
+                    k::unary(&k::UnaryP { len: 1, ..p }, &[v as f32], &mut y);
+                    y[0] as f64
+                });
+                Ok(QNode {
+                    op: QOp::Lut(q::LutP { len: p.len }),
+                    tables: QTables {
+                        lut: lut.to_vec(),
+                        ..QTables::default()
+                    },
+                    inputs: vec![Ok(x)],
+                    out_q: oq,
+                })
+            }
+            KOp::Pool2d(p) => {
+                let xq = self.in_q(x)?;
+                let kind = if p.kind == k::POOL_MAX {
+                    q::QPOOL_MAX
+                } else {
+                    q::QPOOL_AVG
+                };
+                Ok(QNode {
+                    op: QOp::Pool2d(q::QPool2dP {
+                        kind,
+                        batch: p.batch,
+                        c: p.c,
+                        in_h: p.in_h,
+                        in_w: p.in_w,
+                        out_h: p.out_h,
+                        out_w: p.out_w,
+                        k_h: p.k_h,
+                        k_w: p.k_w,
+                        s_h: p.s_h,
+                        s_w: p.s_w,
+                        d_h: p.d_h,
+                        d_w: p.d_w,
+                        pad_t: p.pad_t,
+                        pad_l: p.pad_l,
+                        count_include_pad: p.count_include_pad,
+                        zp: xq.zp[0],
+                        act_min: -128,
+                        act_max: 127,
+                    }),
+                    tables: QTables::default(),
+                    inputs: vec![Ok(x)],
+                    out_q: xq,
+                })
+            }
+            KOp::Reduce(p) if p.kind == k::RED_MEAN => {
+                let xq = self.in_q(x)?;
+                let oq = self.out_q(o)?;
+                let (mult, shift) = self.multiplier(xq.scale[0] as f64 / oq.scale[0] as f64)?;
+                Ok(QNode {
+                    op: QOp::Mean(q::QMeanP {
+                        rank: p.rank,
+                        in_shape: p.in_shape,
+                        mask: p.mask,
+                        in_zp: xq.zp[0],
+                        out_zp: oq.zp[0],
+                        mult,
+                        shift,
+                    }),
+                    tables: QTables::default(),
+                    inputs: vec![Ok(x)],
+                    out_q: oq,
+                })
+            }
+            KOp::Strided(p) => {
+                let xq = self.in_q(x)?;
+                Ok(QNode {
+                    op: QOp::Strided(p),
+                    tables: QTables::default(),
+                    inputs: vec![Ok(x)],
+                    out_q: xq,
+                })
+            }
+            KOp::Gather(p) => {
+                let xq = self.in_q(x)?;
+                Ok(QNode {
+                    op: QOp::Gather(p),
+                    tables: QTables::default(),
+                    inputs: vec![Ok(x)],
+                    out_q: xq,
+                })
+            }
+            KOp::Pad(p) => {
+                let xq = self.in_q(x)?;
+                let (s, z) = xq.one();
+                let value = q::quantize_f32(p.value, s, z);
+                if q::dequantize_f32(value, s, z) != p.value {
+                    return Err(format!(
+                        "pad value {} is not exactly representable in int8",
+                        p.value
+                    ));
+                }
+                Ok(QNode {
+                    op: QOp::Pad(q::QPadP {
+                        rank: p.rank,
+                        in_shape: p.in_shape,
+                        out_shape: p.out_shape,
+                        begin: p.begin,
+                        value,
+                    }),
+                    tables: QTables::default(),
+                    inputs: vec![Ok(x)],
+                    out_q: xq,
+                })
+            }
+            KOp::Concat(p) => {
+                let oq = self.out_q(o)?;
+                let mut cp = q::QConcatP {
+                    outer: p.outer,
+                    count: p.count,
+                    parts: p.parts,
+                    requant_mask: 0,
+                    in_zp: [0; k::MAX_CONCAT],
+                    mult: [0; k::MAX_CONCAT],
+                    shift: [0; k::MAX_CONCAT],
+                    out_zp: oq.zp[0],
+                };
+                let mut ins = Vec::new();
+                for (i, &t) in node.inputs.iter().enumerate() {
+                    if src.tensors[t].is_const() {
+                        return Err("a constant Concat input has no int8 kernel".into());
+                    }
+                    let iq = self.in_q(t)?;
+                    if iq != oq {
+                        cp.requant_mask |= 1 << i;
+                        cp.in_zp[i] = iq.zp[0];
+                        (cp.mult[i], cp.shift[i]) =
+                            self.multiplier(iq.scale[0] as f64 / oq.scale[0] as f64)?;
+                    }
+                    ins.push(Ok(t));
+                }
+                Ok(QNode {
+                    op: QOp::Concat(cp),
+                    tables: QTables::default(),
+                    inputs: ins,
+                    out_q: oq,
+                })
+            }
+            KOp::Softmax(p) => {
+                let xq = self.in_q(x)?;
+                let exp = q::softmax_exp_table(xq.scale[0] as f64);
+                Ok(QNode {
+                    op: QOp::Softmax(q::QSoftmaxP {
+                        outer: p.outer,
+                        axis: p.axis,
+                        inner: p.inner,
+                    }),
+                    tables: QTables {
+                        exp: exp.to_vec(),
+                        ..QTables::default()
+                    },
+                    inputs: vec![Ok(x)],
+                    out_q: QParams::per_tensor(1.0 / 256.0, -128),
+                })
+            }
+            KOp::Reduce(_) => Err("only ReduceMean has an int8 kernel".into()),
+            KOp::Resize(_) => Err("Resize has no int8 kernel".into()),
+            KOp::ChannelAffine(_) => {
+                Err("an unfolded BatchNormalization has no int8 kernel".into())
+            }
+        }
+    }
+
+    /// Weight quantization by the recipe: `channels` rows of `w` (row-major), per channel or per
+    /// tensor. Returns the int8 values and the scales (one per channel, or one).
+    fn quantize_weights(&self, w: &[f32], channels: usize) -> (Vec<i8>, Vec<f32>) {
+        let r = self.opts.weights;
+        let groups = if r.per_channel { channels.max(1) } else { 1 };
+        let (scales, q) = super::weight_qparams(w, groups, r.bits);
+        (q, scales)
+    }
+
+    /// Conv / dense: input and output params, the fused activation's clamp, the weights
+    /// (`wc`: `channels` rows, one per output channel) quantized by the recipe, and the bias and
+    /// requantization tables.
+    fn weighted(
+        &mut self,
+        node: &Node,
+        act: k::Act,
+        wc: &[f32],
+        channels: usize,
+    ) -> Plan<Weighted> {
+        let xq = self.in_q(node.inputs[0])?;
+        let oq = self.out_q(node.outputs[0])?;
+        let clamp = clamp_of(act, &oq)?;
+        let (wq, ws) = self.quantize_weights(wc, channels);
+        let bias = match node.inputs.get(2) {
+            Some(&b) => bias_q(const_f32(self.src, b)?, xq.scale[0], &ws),
+            None => vec![],
+        };
+        let (mult, shift) = self.requant_tables(xq.scale[0], &ws, oq.scale[0])?;
+        Ok(Weighted {
+            xq,
+            oq,
+            clamp,
+            wq,
+            ws,
+            tables: QTables {
+                bias,
+                mult,
+                shift,
+                ..QTables::default()
+            },
+        })
+    }
+
+    fn requant_tables(
+        &self,
+        in_scale: f32,
+        w_scales: &[f32],
+        out_scale: f32,
+    ) -> Plan<(Vec<i32>, Vec<i32>)> {
+        let mut mult = Vec::with_capacity(w_scales.len());
+        let mut shift = Vec::with_capacity(w_scales.len());
+        for &ws in w_scales {
+            let (m, s) = self.multiplier(in_scale as f64 * ws as f64 / out_scale as f64)?;
+            mult.push(m);
+            shift.push(s);
+        }
+        Ok((mult, shift))
+    }
+
+    /// Adds the int8 version of constant `of` to the output graph.
+    fn int8_const(&mut self, of: TensorId, values: Vec<i8>, scales: Vec<f32>) -> TensorId {
+        let src = &self.src.tensors[of];
+        let zp = vec![0; scales.len()];
+        self.out.add_tensor(Tensor {
+            name: format!("{}:int8", src.name),
+            shape: src.shape.clone(),
+            data: None,
+            dtype: DType::I8,
+            qdata: Some(values),
+            quant: Some(QParams { scale: scales, zp }),
+        })
+    }
+
+    fn emit_int8(&mut self, node: &Node, qn: QNode) {
+        let inputs: Vec<TensorId> = qn
+            .inputs
+            .iter()
+            .map(|i| match *i {
+                Ok(t) => self.int8_of(t),
+                Err(c) => c,
+            })
+            .collect();
+        let o = node.outputs[0];
+        let t = &mut self.out.tensors[o];
+        t.dtype = DType::I8;
+        t.quant = Some(qn.out_q);
+        self.as_i8.insert(o, o);
+        self.out.nodes.push(Node {
+            name: node.name.clone(),
+            op_type: node.op_type.clone(),
+            op: Op::Q(qn.op),
+            inputs,
+            outputs: vec![o],
+            idx: node.idx.clone(),
+            tables: qn.tables,
+            macs: node.macs,
+        });
+    }
+
+    fn emit_f32(&mut self, node: &Node) {
+        let inputs: Vec<TensorId> = node
+            .inputs
+            .iter()
+            .map(|&t| {
+                if self.src.tensors[t].is_const() {
+                    t
+                } else {
+                    self.float_of(t)
+                }
+            })
+            .collect();
+        for &o in &node.outputs {
+            self.as_f32.insert(o, o);
+        }
+        let mut n = node.clone();
+        n.inputs = inputs;
+        self.out.nodes.push(n);
+    }
+
+    /// The int8 version of source activation `t`, quantizing its f32 version on first use.
+    fn int8_of(&mut self, t: TensorId) -> TensorId {
+        if let Some(&i) = self.as_i8.get(&t) {
+            return i;
+        }
+        let f = self.as_f32[&t];
+        let qp = self.in_q(t).expect("range checked when planning the node");
+        let (scale, zp) = qp.one();
+        let src = &self.src.tensors[t];
+        let id = self.out.add_tensor(Tensor {
+            name: format!("{}:int8", src.name),
+            shape: src.shape.clone(),
+            dtype: DType::I8,
+            quant: Some(qp),
+            ..Tensor::default()
+        });
+        self.out.nodes.push(Node {
+            name: format!("{}:quantize", src.name),
+            op_type: "QuantizeLinear".into(),
+            op: Op::Quantize(q::QuantizeP {
+                len: src.len() as u32,
+                scale,
+                zp,
+            }),
+            inputs: vec![f],
+            outputs: vec![id],
+            idx: vec![],
+            tables: QTables::default(),
+            macs: 0,
+        });
+        self.report.conversions += 1;
+        self.as_i8.insert(t, id);
+        id
+    }
+
+    /// The f32 version of source activation `t`, dequantizing its int8 version on first use.
+    fn float_of(&mut self, t: TensorId) -> TensorId {
+        if let Some(&f) = self.as_f32.get(&t) {
+            return f;
+        }
+        let i = self.as_i8[&t];
+        let f = self.dequantize(i, None);
+        self.as_f32.insert(t, f);
+        f
+    }
+
+    /// Appends a Dequantize of int8 tensor `i` into a new f32 tensor (named `name`, or
+    /// `NAME:f32`).
+    fn dequantize(&mut self, i: TensorId, name: Option<String>) -> TensorId {
+        let t = &self.out.tensors[i];
+        let (scale, zp) = t.quant.as_ref().expect("int8 tensor has params").one();
+        let base = t.name.trim_end_matches(":int8").to_string();
+        let shape = t.shape.clone();
+        let len = t.len() as u32;
+        let f = self.out.add_tensor(Tensor::act(
+            name.unwrap_or_else(|| format!("{base}:f32")),
+            shape,
+        ));
+        self.out.nodes.push(Node {
+            name: format!("{base}:dequantize"),
+            op_type: "DequantizeLinear".into(),
+            op: Op::Dequantize(q::DequantizeP { len, scale, zp }),
+            inputs: vec![i],
+            outputs: vec![f],
+            idx: vec![],
+            tables: QTables::default(),
+            macs: 0,
+        });
+        self.report.conversions += 1;
+        f
+    }
+}
+
+fn const_f32(g: &Graph, t: TensorId) -> Plan<&[f32]> {
+    g.tensors[t]
+        .data
+        .as_deref()
+        .ok_or_else(|| format!("`{}` is not a constant", g.tensors[t].name))
+}
+
+/// The quantized clamp of a fused activation, in the output's params.
+fn clamp_of(act: k::Act, oq: &QParams) -> Plan<(i8, i8)> {
+    let (s, z) = oq.one();
+    match act.kind {
+        k::ACT_NONE => Ok((-128, 127)),
+        k::ACT_RELU => Ok((q::sat_i8(z), 127)),
+        k::ACT_CLIP => Ok((q::quantize_f32(act.a, s, z), q::quantize_f32(act.b, s, z))),
+        _ => Err("a fused LeakyRelu / HardSigmoid has no int8 kernel".into()),
+    }
+}
