@@ -9,6 +9,8 @@ use super::run::Spread;
 use super::{open_runner, prepare, print_json, BuildArgs, CheckFailed, Format, LinkArgs};
 use crate::data::{load_samples, InputSpec, Labels, LoadOptions};
 use crate::deploy::{Firmware, Stats};
+use crate::metrics::{compare, confusion, top_k, Compare, Confusion};
+use crate::quantize::lower::LayerPrecision;
 use crate::reference::Reference;
 use crate::validate::{accuracy, agreement, Agreement};
 
@@ -46,6 +48,10 @@ pub struct ValidateArgs {
 #[derive(Serialize)]
 pub struct OutputReport {
     pub name: String,
+    /// One LSB of an int8-computed output (the scale of its last quantization); `null` for f32.
+    pub lsb: Option<f32>,
+    /// Largest device vs host difference in LSB (int8 outputs; must be 0).
+    pub max_lsb_device_vs_host: Option<f64>,
     pub device_vs_host: Agreement,
     pub device_vs_float: Agreement,
     pub host_vs_float: Agreement,
@@ -56,6 +62,47 @@ pub struct Accuracy {
     pub device: f64,
     pub host: f64,
     pub float: f64,
+}
+
+/// One row of the three-way comparison (first output): device vs labels, float model vs labels,
+/// device vs float model. Against labels the reference is the one-hot label vector.
+#[derive(Serialize)]
+pub struct Row {
+    pub name: &'static str,
+    pub output: String,
+    pub top1: Option<f64>,
+    /// Top-5 accuracy, for classifiers with more than 5 classes.
+    pub top5: Option<f64>,
+    /// What the error metrics compare: `outputs`, or `softmax` of outputs that are not
+    /// probabilities (logits) in the label rows.
+    pub basis: &'static str,
+    #[serde(flatten)]
+    pub metrics: Compare,
+}
+
+/// Quantization provenance of an int8 build.
+#[derive(Serialize)]
+pub struct QuantReport {
+    /// `ptq`: kiln's own calibration; `model`: the model's own QDQ / QLinear parameters.
+    pub source: &'static str,
+    pub recipe: String,
+    pub calib_method: Option<String>,
+    pub calib_hash: Option<String>,
+    pub calib_samples: Option<usize>,
+    pub weight_bits: u8,
+    pub weight_granularity: &'static str,
+    pub int8_layers: usize,
+    pub f32_layers: usize,
+    pub layers: Vec<LayerPrecision>,
+}
+
+#[derive(Serialize)]
+pub struct Provenance {
+    pub producer: String,
+    pub opset: i64,
+    pub model_sha256: String,
+    pub kiln_version: &'static str,
+    pub git_commit: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -74,12 +121,18 @@ pub struct Report {
     pub samples: usize,
     pub data: String,
     pub accuracy: Option<Accuracy>,
+    /// Device vs labels, float model vs labels, device vs float model (first output).
+    pub rows: Vec<Row>,
+    /// Device confusion matrix (rows: label, columns: arg-max), classifiers with labels.
+    pub confusion: Option<Confusion>,
     pub outputs: Vec<OutputReport>,
     pub instructions_per_inference: Option<Spread>,
     /// The first sample run again at the end gave the same outputs and instruction count.
     pub repeat_identical: bool,
     pub stack: Option<Stats>,
     pub firmware: Option<Firmware>,
+    pub quantization: Option<QuantReport>,
+    pub provenance: Provenance,
     pub notices: Vec<String>,
     pub checks: Vec<Check>,
     pub passed: bool,
@@ -137,8 +190,11 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
                 per_output(&sim, k),
                 per_output(&flt, k),
             );
+            let lsb = output_lsb(&p.graph, t);
             OutputReport {
                 name: p.graph.tensors[t].name.clone(),
+                lsb,
+                max_lsb_device_vs_host: lsb.map(|l| crate::metrics::lsb_diff(&d, &h, l).max_lsb),
                 device_vs_host: agreement(&d, &h),
                 device_vs_float: agreement(&d, &f),
                 host_vs_float: agreement(&h, &f),
@@ -151,22 +207,39 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
         float: accuracy(&per_output(&flt, 0), labels),
     });
 
-    let mut checks = vec![
-        Check {
-            name: "device_equals_host_simulation",
-            passed: outputs.iter().all(|o| o.device_vs_host.bit_exact()),
-            detail: outputs
-                .iter()
-                .map(|o| {
-                    format!(
-                        "{}: {} of {} elements differ",
-                        o.name, o.device_vs_host.mismatched, o.device_vs_host.elements
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("; "),
-        },
-        Check {
+    let rows = three_rows(
+        &p.graph.tensors[p.graph.outputs[0]].name,
+        &per_output(&dev, 0),
+        &per_output(&flt, 0),
+        samples.labels.as_deref(),
+    );
+    let confusion = samples.labels.as_ref().and_then(|labels| {
+        let d = per_output(&dev, 0);
+        let classes = d.first().map_or(0, |v| v.len());
+        (classes > 1).then(|| confusion(&d, labels, classes))
+    });
+
+    let mut checks = vec![Check {
+        name: "device_equals_host_simulation",
+        passed: outputs.iter().all(|o| o.device_vs_host.bit_exact()),
+        detail: outputs
+            .iter()
+            .map(|o| {
+                let lsb = o
+                    .max_lsb_device_vs_host
+                    .map(|m| format!(", max difference {m} LSB"))
+                    .unwrap_or_default();
+                format!(
+                    "{}: {} of {} elements differ{lsb}",
+                    o.name, o.device_vs_host.mismatched, o.device_vs_host.elements
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    }];
+    // The f32 numerical contract; an int8 build is judged by accuracy and its gates instead.
+    if p.quant.is_none() {
+        checks.push(Check {
             name: "device_within_f32_tolerance_of_float_model",
             passed: outputs
                 .iter()
@@ -181,8 +254,8 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
                 })
                 .collect::<Vec<_>>()
                 .join("; "),
-        },
-    ];
+        });
+    }
     if runner.firmware().is_some() {
         checks.push(Check {
             name: "repeated_run_identical",
@@ -199,11 +272,15 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
         samples: samples.n,
         data: a.data.display().to_string(),
         accuracy,
+        rows,
+        confusion,
         outputs,
         instructions_per_inference: Spread::of(&instr),
         repeat_identical,
         stack,
         firmware: runner.firmware().cloned(),
+        quantization: quant_report(&p),
+        provenance: provenance(&p)?,
         notices: p.graph.meta.notices.clone(),
         checks,
         passed,
@@ -237,6 +314,120 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One LSB of graph output `t` when it is the dequantization of an int8 tensor.
+fn output_lsb(g: &crate::ir::Graph, t: usize) -> Option<f32> {
+    g.nodes
+        .iter()
+        .rev()
+        .find(|n| n.outputs.contains(&t))
+        .and_then(|n| match n.op {
+            crate::ir::Op::Dequantize(d) => Some(d.scale),
+            _ => None,
+        })
+}
+
+fn softmax(v: &[f32]) -> Vec<f32> {
+    let m = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let e: Vec<f64> = v.iter().map(|&x| ((x - m) as f64).exp()).collect();
+    let s: f64 = e.iter().sum();
+    e.iter().map(|&x| (x / s) as f32).collect()
+}
+
+fn one_hot(labels: &[i64], classes: usize) -> Vec<Vec<f32>> {
+    labels
+        .iter()
+        .map(|&l| {
+            let mut v = vec![0f32; classes];
+            if let Some(x) = usize::try_from(l).ok().and_then(|i| v.get_mut(i)) {
+                *x = 1.0;
+            }
+            v
+        })
+        .collect()
+}
+
+/// The three comparison rows of the first output (the label rows only with labels).
+fn three_rows(
+    output: &str,
+    dev: &[Vec<f32>],
+    flt: &[Vec<f32>],
+    labels: Option<&[i64]>,
+) -> Vec<Row> {
+    let classes = dev.first().map_or(0, |v| v.len());
+    let mut rows = Vec::new();
+    if let Some(labels) = labels {
+        let hot = one_hot(labels, classes);
+        let probs = |o: &[Vec<f32>]| {
+            o.iter().all(|v| {
+                v.iter().all(|x| (0.0..=1.0).contains(x))
+                    && (v.iter().sum::<f32>() - 1.0).abs() < 1e-2
+            })
+        };
+        let basis = if probs(dev) && probs(flt) {
+            "outputs"
+        } else {
+            "softmax"
+        };
+        for (name, out) in [("device_vs_labels", dev), ("float_vs_labels", flt)] {
+            let m = if basis == "softmax" {
+                compare(&out.iter().map(|v| softmax(v)).collect::<Vec<_>>(), &hot)
+            } else {
+                compare(out, &hot)
+            };
+            rows.push(Row {
+                name,
+                output: output.to_string(),
+                top1: Some(top_k(out, labels, 1)),
+                top5: (classes > 5).then(|| top_k(out, labels, 5)),
+                basis,
+                metrics: m,
+            });
+        }
+    }
+    rows.push(Row {
+        name: "device_vs_float",
+        output: output.to_string(),
+        top1: (classes > 1).then(|| crate::metrics::top1_agreement(dev, flt)),
+        top5: None,
+        basis: "outputs",
+        metrics: compare(dev, flt),
+    });
+    rows
+}
+
+fn quant_report(p: &crate::deploy::Prepared) -> Option<QuantReport> {
+    let q = p.quant.as_ref()?;
+    Some(QuantReport {
+        source: q.source,
+        recipe: q.recipe(),
+        calib_method: Some(q.method.to_string()),
+        calib_hash: Some(q.calib_hash.clone()),
+        calib_samples: Some(q.calib_samples),
+        weight_bits: q.weights.bits,
+        weight_granularity: if q.weights.per_channel {
+            "channel"
+        } else {
+            "tensor"
+        },
+        int8_layers: q.report.int8_layers(),
+        f32_layers: q.report.layers.len() - q.report.int8_layers(),
+        layers: q.report.layers.clone(),
+    })
+}
+
+fn provenance(p: &crate::deploy::Prepared) -> anyhow::Result<Provenance> {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(&p.model_path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.model_path.display()))?;
+    Ok(Provenance {
+        producer: p.graph.meta.producer.clone(),
+        opset: p.graph.meta.opset,
+        model_sha256: hex::encode(Sha256::digest(&bytes)),
+        kiln_version: env!("CARGO_PKG_VERSION"),
+        git_commit: crate::store::git_commit(),
+    })
+}
+
 fn render(r: &Report) {
     println!(
         "validated {} on {} with {} samples from {}",
@@ -252,6 +443,49 @@ fn render(r: &Report) {
             acc.host * 100.0,
             acc.float * 100.0
         );
+    }
+    if let Some(q) = &r.quantization {
+        println!(
+            "int8      {} ({} layers int8, {} f32)",
+            q.recipe, q.int8_layers, q.f32_layers
+        );
+        for l in q.layers.iter().filter(|l| l.kernel == "f32") {
+            println!(
+                "          f32 fallback: {} ({}): {}",
+                l.node,
+                l.op_type,
+                l.reason.as_deref().unwrap_or("")
+            );
+        }
+    }
+    if !r.rows.is_empty() {
+        println!(
+            "{:<28} {:>8} {:>8} {:>10} {:>10} {:>10} {:>10} {:>9}",
+            "", "top-1", "top-5", "RMSE", "MAE", "rel. L2", "cosine", "NSE"
+        );
+        let pct = |v: Option<f64>| v.map_or("-".into(), |v| format!("{:.2}%", v * 100.0));
+        let num = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.4}"));
+        for row in &r.rows {
+            println!(
+                "{:<28} {:>8} {:>8} {:>10.4e} {:>10.4e} {:>10} {:>10} {:>9}",
+                format!(
+                    "{}{}",
+                    row.name.replace('_', " "),
+                    if row.basis == "softmax" {
+                        " (softmax)"
+                    } else {
+                        ""
+                    }
+                ),
+                pct(row.top1),
+                pct(row.top5),
+                row.metrics.rmse,
+                row.metrics.mae,
+                num(row.metrics.rel_l2),
+                num(row.metrics.cosine),
+                num(row.metrics.nse)
+            );
+        }
     }
     for o in &r.outputs {
         println!(

@@ -1,0 +1,284 @@
+//! End to end, int8: kiln's own post-training quantization of the sample models, run on the
+//! emulated boards and on `host`; the device must equal the host simulation bit for bit and the
+//! digits CNN must stay within 1 accuracy point of its float version. Also the regression gate
+//! failing on a deliberately degraded (4-bit per-tensor weights) build.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn kiln() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kiln"));
+    c.current_dir(root());
+    c.env("KILN_DB", root().join("target/e2e-kiln.db"));
+    c.env(
+        "KILN_TARGET_DIR",
+        std::env::var_os("KILN_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root().join("target/firmware")),
+    );
+    c
+}
+
+/// `kiln validate MODEL --precision int8 --calib models/MODEL/calib.npz` plus `extra`.
+fn validate_int8(model: &str, board: &str, extra: &[&str]) -> Output {
+    let out = root()
+        .join("target/e2e")
+        .join(format!("{model}-int8-{board}"));
+    kiln()
+        .args(["validate", &format!("models/{model}/model.onnx")])
+        .args(["--board", board, "--precision", "int8"])
+        .args(["--calib", &format!("models/{model}/calib.npz")])
+        .args(["--data", &format!("models/{model}/test.npz")])
+        .args(["--format", "json"])
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .expect("kiln runs")
+}
+
+fn json(o: &Output) -> Value {
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "bad JSON ({e}): {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&o.stderr)
+        )
+    })
+}
+
+fn ok(o: Output, what: &str) -> Value {
+    assert!(
+        o.status.success(),
+        "{what} failed ({}):\n{}\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr),
+        String::from_utf8_lossy(&o.stdout)
+    );
+    json(&o)
+}
+
+/// The checks every int8 run must pass: precision, device == host in bits and LSB, the three
+/// rows, quantization provenance.
+fn check_int8(r: &Value, model: &str, board: &str) {
+    assert_eq!(r["precision"], "int8", "{model} on {board}");
+    assert_eq!(r["passed"], true, "{r:#}");
+    for o in r["outputs"].as_array().unwrap() {
+        assert_eq!(o["device_vs_host"]["mismatched"], 0, "{model} on {board}");
+        assert_eq!(o["max_lsb_device_vs_host"], 0.0, "{model} on {board}");
+        assert!(o["lsb"].as_f64().unwrap() > 0.0);
+    }
+    let q = &r["quantization"];
+    assert_eq!(q["source"], "ptq");
+    assert_eq!(q["calib_method"], "minmax");
+    assert_eq!(q["calib_hash"].as_str().unwrap().len(), 64);
+    assert!(q["int8_layers"].as_u64().unwrap() > 0, "{q:#}");
+    let rows: Vec<&str> = r["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["name"].as_str().unwrap())
+        .collect();
+    if r["accuracy"].is_object() {
+        assert_eq!(
+            rows,
+            ["device_vs_labels", "float_vs_labels", "device_vs_float"]
+        );
+        assert!(r["confusion"]["counts"].is_array());
+    } else {
+        assert_eq!(rows, ["device_vs_float"]);
+    }
+    assert_eq!(r["provenance"]["model_sha256"].as_str().unwrap().len(), 64);
+    if board != "host" {
+        assert_eq!(r["repeat_identical"], true);
+        assert!(r["instructions_per_inference"]["min"].as_u64().unwrap() > 0);
+        let fw = &r["firmware"]["sizes"];
+        eprintln!(
+            "{model} int8 on {board}: {} instructions/inference, flash {} (weights {}), arena {}, stack {}",
+            r["instructions_per_inference"]["mean"],
+            fw["flash_bytes"],
+            fw["flash_weights_bytes"],
+            fw["ram_arena_bytes"],
+            r["stack"]["stack_used"]
+        );
+    }
+}
+
+/// Acceptance: the digits CNN quantized by kiln is within 1.0 accuracy point of its float
+/// version on the whole test split, and the device equals the host simulation.
+fn digits_cnn_accuracy(board: &str) {
+    let r = ok(
+        validate_int8("digits-cnn", board, &[]),
+        "digits-cnn int8 validate",
+    );
+    check_int8(&r, "digits-cnn", board);
+    let acc = &r["accuracy"];
+    let (dev, host, float) = (
+        acc["device"].as_f64().unwrap(),
+        acc["host"].as_f64().unwrap(),
+        acc["float"].as_f64().unwrap(),
+    );
+    assert_eq!(r["samples"], 359);
+    assert_eq!(dev, host);
+    assert!(
+        (float - dev) * 100.0 <= 1.0,
+        "int8 {dev} vs float {float} on {board}"
+    );
+    assert_eq!(
+        r["quantization"]["f32_layers"], 0,
+        "{:#}",
+        r["quantization"]
+    );
+    eprintln!("digits-cnn on {board}: int8 accuracy {dev}, float {float}");
+}
+
+#[test]
+fn digits_cnn_int8_on_mps2_an386() {
+    digits_cnn_accuracy("mps2-an386");
+}
+
+#[test]
+fn digits_cnn_int8_on_mps2_an500() {
+    digits_cnn_accuracy("mps2-an500");
+}
+
+#[test]
+fn ds_cnn_kws_int8_on_mps3_an547() {
+    let r = ok(
+        validate_int8("ds-cnn-kws", "mps3-an547", &["--limit", "4"]),
+        "ds-cnn-kws int8 on an547",
+    );
+    check_int8(&r, "ds-cnn-kws", "mps3-an547");
+}
+
+#[test]
+fn digits_mlp_int8_on_mps2_an385() {
+    // Cortex-M3: no FPU; the float boundary (quantize / dequantize) runs in soft float.
+    let r = ok(
+        validate_int8("digits-mlp", "mps2-an385", &["--limit", "50"]),
+        "digits-mlp int8 on an385",
+    );
+    check_int8(&r, "digits-mlp", "mps2-an385");
+}
+
+#[test]
+fn float_layers_stay_f32_and_are_reported() {
+    let r = ok(
+        validate_int8(
+            "digits-cnn",
+            "mps2-an386",
+            &["--float-layers", "conv2", "--limit", "40"],
+        ),
+        "digits-cnn int8 with --float-layers conv2",
+    );
+    check_int8(&r, "digits-cnn", "mps2-an386");
+    let layers = r["quantization"]["layers"].as_array().unwrap();
+    let conv2 = layers.iter().find(|l| l["node"] == "conv2").unwrap();
+    assert_eq!(conv2["kernel"], "f32");
+    assert!(conv2["reason"].as_str().unwrap().contains("--float-layers"));
+    assert_eq!(r["quantization"]["f32_layers"], 1);
+    let conv1 = layers.iter().find(|l| l["node"] == "conv1").unwrap();
+    assert_eq!(conv1["kernel"], "int8");
+}
+
+#[test]
+fn unknown_float_layer_is_an_error_naming_it() {
+    let o = validate_int8(
+        "digits-cnn",
+        "host",
+        &["--float-layers", "conv9,conv1", "--no-db"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("conv9") && err.contains("conv2"), "{err}");
+}
+
+#[test]
+fn int8_without_calibration_says_what_to_pass() {
+    let o = kiln()
+        .args([
+            "validate",
+            "models/digits-cnn/model.onnx",
+            "--board",
+            "host",
+        ])
+        .args([
+            "--data",
+            "models/digits-cnn/test.npz",
+            "--precision",
+            "int8",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--calib"), "{err}");
+}
+
+/// A gate catches a degraded quantization recipe (4-bit, per-tensor weights) against the
+/// committed-style baseline report of the normal recipe, and passes the normal one.
+#[test]
+fn gate_fails_on_degraded_build_and_passes_normal_one() {
+    let dir = root().join("target/e2e/gate-int8");
+    std::fs::create_dir_all(&dir).unwrap();
+    let baseline = dir.join("baseline.json");
+    let base = ok(
+        validate_int8(
+            "digits-cnn",
+            "host",
+            &["--no-db", "--report", baseline.to_str().unwrap()],
+        ),
+        "baseline",
+    );
+    let gate = [
+        "--no-db",
+        "--baseline",
+        baseline.to_str().unwrap(),
+        "--max-accuracy-drop",
+        "0.5",
+    ];
+    let normal = ok(
+        validate_int8("digits-cnn", "host", &gate),
+        "normal vs baseline",
+    );
+    assert_eq!(normal["accuracy"]["device"], base["accuracy"]["device"]);
+    let g = normal["gates"].as_array().unwrap();
+    assert!(g
+        .iter()
+        .any(|g| g["name"] == "gate_accuracy" && g["status"] == "pass"));
+
+    let mut degraded_args = gate.to_vec();
+    degraded_args.extend(["--weight-bits", "4", "--weight-granularity", "tensor"]);
+    let o = validate_int8("digits-cnn", "host", &degraded_args);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r = json(&o);
+    assert_eq!(r["passed"], false);
+    assert!(r["quantization"]["recipe"]
+        .as_str()
+        .unwrap()
+        .contains("4-bit"));
+    let acc_gate = r["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "gate_accuracy")
+        .unwrap();
+    assert_eq!(acc_gate["status"], "fail", "{acc_gate:#}");
+    assert!(acc_gate["regression"].as_f64().unwrap() > 0.5);
+    // Device still equals the host simulation: the gate, not a numerical fault, fails it.
+    assert_eq!(r["outputs"][0]["device_vs_host"]["mismatched"], 0);
+}
