@@ -41,10 +41,18 @@ impl Prepared {
     }
 }
 
-/// kiln's own post-training quantization: what to calibrate with and how to lower.
-#[derive(Clone, Debug)]
+/// Requested numeric precision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precision {
+    F32,
+    Int8,
+}
+
+/// How to quantize: kiln's own post-training quantization of a float model (`calib` given), or
+/// the model's own parameters (a pre-quantized model, `calib` absent); and how to lower.
+#[derive(Clone, Debug, Default)]
 pub struct QuantConfig {
-    pub calib: PathBuf,
+    pub calib: Option<PathBuf>,
     pub method: CalibMethod,
     pub lower: LowerOptions,
 }
@@ -52,12 +60,12 @@ pub struct QuantConfig {
 /// The quantization a prepared model got.
 #[derive(Clone, Debug)]
 pub struct QuantInfo {
-    /// `ptq` (kiln's calibration).
+    /// `ptq` (kiln's calibration) or `model` (the model's own QDQ parameters).
     pub source: &'static str,
-    pub method: CalibMethod,
-    /// sha256 of the calibration file.
-    pub calib_hash: String,
-    pub calib_samples: usize,
+    /// Calibration method, sha256 of the calibration file and its sample count (`ptq` only).
+    pub method: Option<CalibMethod>,
+    pub calib_hash: Option<String>,
+    pub calib_samples: Option<usize>,
     pub weights: WeightRecipe,
     pub report: LowerReport,
 }
@@ -65,10 +73,15 @@ pub struct QuantInfo {
 impl QuantInfo {
     /// One-line recipe, e.g. `ptq minmax, weights int8 per-channel, activations int8 per-tensor`.
     pub fn recipe(&self) -> String {
+        if self.source == "model" {
+            return "the model's own QDQ scales and zero points (int8 weights per-channel or \
+                    per-tensor, int8 activations per-tensor)"
+                .into();
+        }
         format!(
             "{} {}, weights {}-bit symmetric per-{}, activations int8 asymmetric per-tensor",
             self.source,
-            self.method,
+            self.method.map(|m| m.to_string()).unwrap_or_default(),
             self.weights.bits,
             if self.weights.per_channel {
                 "channel"
@@ -101,6 +114,23 @@ pub enum DeployError {
     Calib(#[from] crate::data::DataError),
     #[error(transparent)]
     Lower(#[from] LowerError),
+    #[error(
+        "--precision int8 on a float model needs calibration data: pass --calib CAL.npz (inputs \
+         keyed like the model's, drawn from the training split)"
+    )]
+    NeedsCalibration,
+    #[error("--calib and --float-layers are only used with --precision int8")]
+    QuantOptionsWithoutInt8,
+    #[error(
+        "{model} is pre-quantized (QDQ): it runs int8 with its own scales and zero points; \
+         drop --calib (kiln does not re-calibrate a quantized model)"
+    )]
+    CalibOnQuantized { model: PathBuf },
+    #[error(
+        "{model} is pre-quantized (QDQ): --precision f32 would change what it computes; build \
+         it int8 (the default for a quantized model)"
+    )]
+    F32OnQuantized { model: PathBuf },
 }
 
 pub fn model_name(path: &Path) -> String {
@@ -118,34 +148,60 @@ pub fn model_name(path: &Path) -> String {
     stem.to_string()
 }
 
-/// Imports, optimizes, quantizes when `quant` is given, and plans.
+/// Imports, optimizes, quantizes and plans. `precision` `None` means the model's own: int8 for a
+/// pre-quantized model, f32 otherwise.
 pub fn prepare(
     model: &Path,
     opts: &crate::import::ImportOptions,
-    quant: Option<&QuantConfig>,
+    precision: Option<Precision>,
+    qc: &QuantConfig,
 ) -> Result<Prepared, DeployError> {
     let imported = crate::import::import(model, opts)?;
+    let quantized = imported.graph.meta.quantized;
+    let int8 = match (quantized, precision) {
+        (true, Some(Precision::F32)) => {
+            return Err(DeployError::F32OnQuantized {
+                model: model.into(),
+            })
+        }
+        (true, _) if qc.calib.is_some() => {
+            return Err(DeployError::CalibOnQuantized {
+                model: model.into(),
+            })
+        }
+        (true, _) => true,
+        (false, Some(Precision::Int8)) if qc.calib.is_none() => {
+            return Err(DeployError::NeedsCalibration)
+        }
+        (false, Some(Precision::Int8)) => true,
+        (false, _) if qc.calib.is_some() || !qc.lower.float_layers.is_empty() => {
+            return Err(DeployError::QuantOptionsWithoutInt8)
+        }
+        (false, _) => false,
+    };
     let mut float_graph = imported.graph.clone();
     let optimize = crate::optimize::optimize(&mut float_graph);
     let float_plan = plan::plan(&float_graph);
     plan::verify(&float_graph, &float_plan).map_err(DeployError::Plan)?;
-    let (graph, plan, quant) = match quant {
-        None => (float_graph.clone(), float_plan, None),
-        Some(qc) => {
-            let cal = calibrate_file(&float_graph, &float_plan, &qc.calib, qc.method)?;
-            let (g, report) = lower(&float_graph, &cal, &qc.lower)?;
-            let p = plan::plan(&g);
-            plan::verify(&g, &p).map_err(DeployError::Plan)?;
-            let info = QuantInfo {
-                source: "ptq",
-                method: qc.method,
-                calib_hash: cal.hash,
-                calib_samples: cal.samples,
-                weights: qc.lower.weights,
-                report,
-            };
-            (g, p, Some(info))
-        }
+    let (graph, plan, quant) = if !int8 {
+        (float_graph.clone(), float_plan, None)
+    } else {
+        let cal = match &qc.calib {
+            Some(path) => Some(calibrate_file(&float_graph, &float_plan, path, qc.method)?),
+            None => None,
+        };
+        let (g, report) = lower(&float_graph, cal.as_ref(), &qc.lower)?;
+        let p = plan::plan(&g);
+        plan::verify(&g, &p).map_err(DeployError::Plan)?;
+        let info = QuantInfo {
+            source: if cal.is_some() { "ptq" } else { "model" },
+            method: cal.as_ref().map(|c| c.method),
+            calib_samples: cal.as_ref().map(|c| c.samples),
+            calib_hash: cal.map(|c| c.hash),
+            weights: qc.lower.weights,
+            report,
+        };
+        (g, p, Some(info))
     };
     Ok(Prepared {
         model_path: model.to_path_buf(),

@@ -24,6 +24,7 @@ mod dense;
 mod gather;
 mod pad;
 mod pool2d;
+mod qdq;
 mod reduce;
 mod resize;
 mod softmax;
@@ -618,8 +619,11 @@ pub fn import_proto(
                 .map(|i| i.as_str()),
         );
     }
+    let qdq = qdq::analyse(graph, &values);
     let mut cx = Cx::new(&values, graph_outputs, used);
+    cx.qconsts = qdq.consts.clone();
     cx.g.meta = ir::ModelMeta {
+        quantized: qdq.is_quantized(),
         producer: if proto.producer_version.is_empty() {
             proto.producer_name.clone()
         } else {
@@ -658,6 +662,44 @@ pub fn import_proto(
             opset: node_opset,
             reason,
         };
+        let qdq_problems: Vec<Reason> = qdq
+            .problems
+            .iter()
+            .filter(|(i, _)| *i == index)
+            .map(|(_, r)| r.clone())
+            .collect();
+        if !qdq_problems.is_empty() {
+            problems.extend(qdq_problems.into_iter().map(problem));
+            poisoned.extend(outs.iter().map(|o| o.to_string()));
+            continue;
+        }
+        // An absorbed QDQ pair: the QuantizeLinear annotates `x`, the DequantizeLinear outputs
+        // become `x`.
+        if let Some((x, qp)) = qdq.q_nodes.get(&index) {
+            if let Some(&id) = cx.ids.get(x) {
+                let t = &mut cx.g.tensors[id];
+                if t.quant.is_none() {
+                    t.quant = Some(qp.clone());
+                } else if t.quant.as_ref() != Some(qp) {
+                    cx.g.meta.notices.push(format!(
+                        "`{x}` is quantized by more than one QuantizeLinear with different \
+                         parameters; kiln uses the first"
+                    ));
+                }
+            }
+            continue;
+        }
+        if let Some(x) = qdq.dq_nodes.get(&index) {
+            match cx.ids.get(x) {
+                Some(&id) if !poisoned.contains(x) => {
+                    for o in &outs {
+                        cx.alias(o, id);
+                    }
+                }
+                _ => poisoned.extend(outs.iter().map(|o| o.to_string())),
+            }
+            continue;
+        }
         let folded = !outs.is_empty()
             && outs
                 .iter()
@@ -719,7 +761,13 @@ pub fn import_proto(
                     output: out.name.clone(),
                 }))
             }
-            Some(&id) => cx.g.outputs.push(id),
+            Some(&id) => {
+                // An output that is an absorbed DequantizeLinear keeps its ONNX name.
+                if qdq.dq_nodes.values().any(|x| cx.ids.get(x) == Some(&id)) {
+                    cx.g.tensors[id].name = out.name.clone();
+                }
+                cx.g.outputs.push(id)
+            }
             None => problems.push(problem(Reason::UnknownShape {
                 value: out.name.clone(),
                 cause: "no node computes it".into(),

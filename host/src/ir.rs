@@ -36,12 +36,17 @@ impl DType {
     }
 }
 
-/// Quantization parameters of an int8 tensor: `real = scale * (q - zp)`. One entry for a
-/// per-tensor quantized tensor, one per index of axis 0 for per-channel weights.
+/// Quantization parameters: `real = scale * (q - zp)`. One entry for a per-tensor quantized
+/// tensor, one per index of `axis` for per-channel weights.
+///
+/// On an int8 tensor they are its parameters; on an f32 tensor of a pre-quantized model they are
+/// the parameters the model gives it (its QDQ pair, or its constant's `DequantizeLinear`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct QParams {
     pub scale: Vec<f32>,
     pub zp: Vec<i32>,
+    /// The channel axis of per-channel params (`None`: per tensor).
+    pub axis: Option<usize>,
 }
 
 impl QParams {
@@ -49,6 +54,7 @@ impl QParams {
         QParams {
             scale: vec![scale],
             zp: vec![zp],
+            axis: None,
         }
     }
     /// The per-tensor `(scale, zp)`; the first channel's for per-channel params.
@@ -69,7 +75,8 @@ pub struct Tensor {
     pub dtype: DType,
     /// Constant int8 data (row-major), for `dtype == I8` constants.
     pub qdata: Option<Vec<i8>>,
-    /// Quantization parameters; `Some` exactly when `dtype == I8`.
+    /// Quantization parameters: always `Some` when `dtype == I8`; on f32 tensors, the
+    /// pre-quantized model's own (see [`QParams`]).
     pub quant: Option<QParams>,
 }
 
@@ -179,6 +186,8 @@ pub struct Node {
 pub struct ModelMeta {
     pub producer: String,
     pub opset: i64,
+    /// The model is pre-quantized (QDQ): its tensors carry the model's own [`QParams`].
+    pub quantized: bool,
     /// Notices produced during import (e.g. a symbolic batch dimension fixed to 1).
     pub notices: Vec<String>,
 }

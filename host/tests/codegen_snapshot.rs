@@ -18,7 +18,7 @@ fn root() -> PathBuf {
 #[test]
 fn digits_cnn_model_rs_snapshot_builds_without_allocator() {
     let model = root().join("models/digits-cnn/model.onnx");
-    let p = prepare(&model, &ImportOptions::default(), None).unwrap();
+    let p = prepare(&model, &ImportOptions::default(), None, &Default::default()).unwrap();
     let model_rs = kiln::codegen::model_rs(&p.graph, &p.plan).unwrap();
     insta::assert_snapshot!("digits_cnn_model_rs", model_rs);
 

@@ -282,3 +282,101 @@ fn gate_fails_on_degraded_build_and_passes_normal_one() {
     // Device still equals the host simulation: the gate, not a numerical fault, fails it.
     assert_eq!(r["outputs"][0]["device_vs_host"]["mismatched"], 0);
 }
+
+fn read_npz_f32(path: &Path, key: &str) -> Vec<f32> {
+    let f = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut z = ndarray_npy::NpzReader::new(f).unwrap();
+    let a: ndarray::ArrayD<f32> = z.by_name(key).unwrap();
+    a.iter().copied().collect()
+}
+
+/// Acceptance: the pre-quantized QDQ sample (quantized by onnxruntime) runs int8 on the board
+/// with its own scales and zero points; its outputs are within 1 LSB of onnxruntime's committed
+/// outputs on at least 99 % of elements, and equal the host simulation.
+#[test]
+fn qdq_model_matches_onnxruntime_on_mps2_an386() {
+    let model = "models/digits-cnn-qdq/model.onnx";
+    let out_dir = root().join("target/e2e/digits-cnn-qdq-mps2-an386");
+    let r = ok(
+        kiln()
+            .args([
+                "validate",
+                model,
+                "--data",
+                "models/digits-cnn-qdq/test.npz",
+            ])
+            .args(["--format", "json", "--no-db", "--out"])
+            .arg(&out_dir)
+            .output()
+            .unwrap(),
+        "validate the QDQ model",
+    );
+    assert_eq!(r["precision"], "int8");
+    assert_eq!(r["passed"], true, "{r:#}");
+    assert_eq!(r["quantization"]["source"], "model");
+    assert!(r["quantization"]["calib_hash"].is_null());
+    assert_eq!(
+        r["quantization"]["f32_layers"], 0,
+        "{:#}",
+        r["quantization"]
+    );
+    assert_eq!(r["outputs"][0]["max_lsb_device_vs_host"], 0.0);
+    let lsb = r["outputs"][0]["lsb"].as_f64().unwrap() as f32;
+
+    let outputs = out_dir.join("outputs.npz");
+    ok(
+        kiln()
+            .args(["run", model, "--input", "models/digits-cnn-qdq/test.npz"])
+            .arg("--output")
+            .arg(&outputs)
+            .args(["--format", "json", "--out"])
+            .arg(&out_dir)
+            .output()
+            .unwrap(),
+        "run the QDQ model",
+    );
+    let dev = read_npz_f32(&outputs, "logits");
+    let ort = read_npz_f32(
+        &root().join("models/digits-cnn-qdq/ort_outputs.npz"),
+        "logits",
+    );
+    assert_eq!(dev.len(), ort.len());
+    let d = kiln::metrics::lsb_diff(&[dev], &[ort], lsb);
+    eprintln!(
+        "digits-cnn-qdq on mps2-an386 vs onnxruntime: {:.4} of {} elements within 1 LSB ({lsb}), \
+         {:.4} identical, max {} LSB",
+        d.within_1_lsb, d.elements, d.exact, d.max_lsb
+    );
+    assert!(d.within_1_lsb >= 0.99, "{d:?}");
+}
+
+#[test]
+fn qdq_model_refuses_calibration_and_f32() {
+    let base = [
+        "validate",
+        "models/digits-cnn-qdq/model.onnx",
+        "--board",
+        "host",
+        "--data",
+        "models/digits-cnn-qdq/test.npz",
+        "--no-db",
+    ];
+    let o = kiln()
+        .args(base)
+        .args(["--calib", "models/digits-cnn/calib.npz"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("pre-quantized") && err.contains("--calib"),
+        "{err}"
+    );
+    let o = kiln()
+        .args(base)
+        .args(["--precision", "f32"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("pre-quantized"));
+}

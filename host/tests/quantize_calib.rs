@@ -20,8 +20,13 @@ fn root() -> PathBuf {
 
 fn digits() -> (Prepared, PathBuf) {
     let dir = root().join("models/digits-mlp");
-    let p =
-        prepare(&dir.join("model.onnx"), &Default::default(), None).expect("prepare digits-mlp");
+    let p = prepare(
+        &dir.join("model.onnx"),
+        &Default::default(),
+        None,
+        &Default::default(),
+    )
+    .expect("prepare digits-mlp");
     (p, dir.join("calib.npz"))
 }
 

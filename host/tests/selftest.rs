@@ -34,7 +34,7 @@ fn parse(text: &str) -> Vec<Vec<f32>> {
 #[test]
 fn selftest_firmware_prints_the_host_simulation_results() {
     let model = root().join("models/digits-mlp/model.onnx");
-    let p = prepare(&model, &ImportOptions::default(), None).unwrap();
+    let p = prepare(&model, &ImportOptions::default(), None, &Default::default()).unwrap();
     let opts = LoadOptions {
         labels: Labels::None,
         limit: Some(3),

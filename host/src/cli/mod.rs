@@ -65,9 +65,10 @@ pub struct BuildArgs {
     /// Directory with extra board files.
     #[arg(long)]
     pub boards_dir: Option<PathBuf>,
-    /// Numeric precision of the firmware.
-    #[arg(long, value_enum, default_value = "f32")]
-    pub precision: Precision,
+    /// Numeric precision of the firmware (default: the model's own: int8 for a pre-quantized
+    /// QDQ model, f32 otherwise).
+    #[arg(long, value_enum)]
+    pub precision: Option<Precision>,
     /// Calibration data (`.npz`, keyed like the inputs) for `--precision int8`.
     #[arg(long)]
     pub calib: Option<PathBuf>,
@@ -216,41 +217,25 @@ pub fn prepare(a: &BuildArgs) -> anyhow::Result<(crate::deploy::Prepared, Target
     } else {
         Target::Board(Box::new(catalog.get(&a.board)?.clone()))
     };
-    let quant = match a.precision {
-        Precision::Int8 => {
-            let Some(calib) = a.calib.clone() else {
-                anyhow::bail!(
-                    "--precision int8 on a float model needs calibration data: pass --calib CAL.npz \
-                     (inputs keyed like the model's, drawn from the training split; e.g. \
-                     models/digits-cnn/calib.npz)"
-                );
-            };
-            Some(crate::deploy::QuantConfig {
-                calib,
-                method: a.calib_method,
-                lower: crate::quantize::lower::LowerOptions {
-                    float_layers: a.float_layers.clone(),
-                    weights: crate::quantize::lower::WeightRecipe {
-                        bits: a.weight_bits,
-                        per_channel: a.weight_granularity == Granularity::Channel,
-                    },
-                },
-            })
-        }
-        Precision::F32 => {
-            if a.calib.is_some() {
-                anyhow::bail!("--calib is only used with --precision int8");
-            }
-            if !a.float_layers.is_empty() {
-                anyhow::bail!("--float-layers is only used with --precision int8");
-            }
-            None
-        }
+    let qc = crate::deploy::QuantConfig {
+        calib: a.calib.clone(),
+        method: a.calib_method,
+        lower: crate::quantize::lower::LowerOptions {
+            float_layers: a.float_layers.clone(),
+            weights: crate::quantize::lower::WeightRecipe {
+                bits: a.weight_bits,
+                per_channel: a.weight_granularity == Granularity::Channel,
+            },
+        },
     };
+    let precision = a.precision.map(|p| match p {
+        Precision::F32 => crate::deploy::Precision::F32,
+        Precision::Int8 => crate::deploy::Precision::Int8,
+    });
     let opts = crate::import::ImportOptions {
         input_shapes: parse_input_shapes(&a.input_shapes)?,
     };
-    let p = crate::deploy::prepare(&a.model, &opts, quant.as_ref())?;
+    let p = crate::deploy::prepare(&a.model, &opts, precision, &qc)?;
     Ok((p, target))
 }
 

@@ -400,9 +400,9 @@ fn quant_report(p: &crate::deploy::Prepared) -> Option<QuantReport> {
     Some(QuantReport {
         source: q.source,
         recipe: q.recipe(),
-        calib_method: Some(q.method.to_string()),
-        calib_hash: Some(q.calib_hash.clone()),
-        calib_samples: Some(q.calib_samples),
+        calib_method: q.method.map(|m| m.to_string()),
+        calib_hash: q.calib_hash.clone(),
+        calib_samples: q.calib_samples,
         weight_bits: q.weights.bits,
         weight_granularity: if q.weights.per_channel {
             "channel"

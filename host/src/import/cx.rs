@@ -81,6 +81,8 @@ pub(crate) struct Cx<'a> {
     used: HashSet<&'a str>,
     /// Shapes kiln computed where tract's analysis left them open.
     overlay: HashMap<String, Vec<usize>>,
+    /// Quantization of folded constants of a pre-quantized model, by ONNX value name.
+    pub qconsts: HashMap<String, ir::QParams>,
 }
 
 impl<'a> Cx<'a> {
@@ -96,6 +98,7 @@ impl<'a> Cx<'a> {
             graph_outputs,
             used,
             overlay: HashMap::new(),
+            qconsts: HashMap::new(),
         }
     }
 
@@ -192,6 +195,7 @@ impl<'a> Cx<'a> {
             }
             let data = self.const_f32(name, "constant")?;
             let id = self.konst(name.to_string(), v.shape().to_vec(), data);
+            self.g.tensors[id].quant = self.qconsts.get(name).cloned();
             self.ids.insert(name.to_string(), id);
             return Ok(id);
         }

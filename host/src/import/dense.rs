@@ -90,7 +90,15 @@ fn lower_gemm(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
     let wt = if !trans_b && alpha == 1.0 {
         cx.tensor(b)?
     } else {
-        cx.konst(n.derived("weights"), vec![k, nn], w)
+        let id = cx.konst(n.derived("weights"), vec![k, nn], w);
+        // A pre-quantized B's per-channel params follow the transposition (alpha 1 only).
+        if alpha == 1.0 {
+            cx.g.tensors[id].quant = cx.qconsts.get(b).map(|q| crate::ir::QParams {
+                axis: q.axis.map(|a| 1 - a.min(1)),
+                ..q.clone()
+            });
+        }
+        id
     };
 
     let mut xa = cx.tensor(a)?;

@@ -101,10 +101,12 @@ pub enum LowerError {
     Multiplier { node: String, value: f64 },
 }
 
-/// Quantizes `g` (an optimized f32 graph) with the activation ranges of `cal` (computed on `g`).
+/// Quantizes `g` (an optimized f32 graph) with the parameters its tensors carry (a pre-quantized
+/// model's own, [`Tensor::quant`]) and, for the others, the activation ranges of `cal` (computed
+/// on `g`).
 pub fn lower(
     g: &Graph,
-    cal: &Calibration,
+    cal: Option<&Calibration>,
     opts: &LowerOptions,
 ) -> Result<(Graph, LowerReport), LowerError> {
     if !(2..=8).contains(&opts.weights.bits) {
@@ -203,7 +205,7 @@ struct Weighted {
 
 struct Lowering<'a> {
     src: &'a Graph,
-    cal: &'a Calibration,
+    cal: Option<&'a Calibration>,
     opts: &'a LowerOptions,
     out: Graph,
     /// Source activation → its int8 version in `out`.
@@ -216,17 +218,30 @@ struct Lowering<'a> {
 type Plan<T> = Result<T, String>;
 
 impl Lowering<'_> {
-    fn range(&self, t: TensorId) -> Plan<(f32, f32)> {
-        self.cal
-            .ranges
-            .get(t)
-            .copied()
-            .flatten()
-            .ok_or_else(|| format!("no calibrated range for `{}`", self.src.tensors[t].name))
+    /// The model's own params of activation `t`, else its calibrated range's.
+    fn own_q(&self, t: TensorId) -> Plan<QParams> {
+        let name = &self.src.tensors[t].name;
+        if let Some(q) = &self.src.tensors[t].quant {
+            return if q.scale.len() == 1 && q.zp.len() == 1 {
+                Ok(QParams::per_tensor(q.scale[0], q.zp[0]))
+            } else {
+                Err(format!("`{name}` is quantized per axis"))
+            };
+        }
+        let range = match self.cal {
+            Some(cal) => cal.ranges.get(t).copied().flatten(),
+            None => None,
+        };
+        let (lo, hi) = range.ok_or_else(|| match self.cal {
+            Some(_) => format!("no calibrated range for `{name}`"),
+            None => format!("the model gives `{name}` no quantization parameters"),
+        })?;
+        let (s, z) = act_qparams(lo, hi);
+        Ok(QParams::per_tensor(s, z))
     }
 
     /// Parameters an activation has (or will have) as int8: its producer's if it already is
-    /// int8, else from its calibrated range.
+    /// int8, else its own.
     fn in_q(&self, t: TensorId) -> Plan<QParams> {
         if let Some(&i) = self.as_i8.get(&t) {
             return Ok(self.out.tensors[i]
@@ -234,15 +249,26 @@ impl Lowering<'_> {
                 .clone()
                 .expect("int8 tensor has params"));
         }
-        let (lo, hi) = self.range(t)?;
-        let (s, z) = act_qparams(lo, hi);
-        Ok(QParams::per_tensor(s, z))
+        self.own_q(t)
     }
 
     fn out_q(&self, t: TensorId) -> Plan<QParams> {
-        let (lo, hi) = self.range(t)?;
-        let (s, z) = act_qparams(lo, hi);
-        Ok(QParams::per_tensor(s, z))
+        self.own_q(t)
+    }
+
+    /// Output params of an op that moves values without changing them (pooling, copies): the
+    /// input's; a pre-quantized model must not ask for others.
+    fn same_q(&self, x: TensorId, o: TensorId) -> Plan<QParams> {
+        let xq = self.in_q(x)?;
+        if let Some(q) = &self.src.tensors[o].quant {
+            if q.scale != xq.scale || q.zp != xq.zp {
+                return Err(format!(
+                    "the model gives `{}` other parameters than its input's",
+                    self.src.tensors[o].name
+                ));
+            }
+        }
+        Ok(xq)
     }
 
     fn multiplier(&self, real: f64) -> Plan<(i32, i32)> {
@@ -270,7 +296,7 @@ impl Lowering<'_> {
         match kop {
             KOp::Conv2d(p) => {
                 let w = const_f32(src, node.inputs[1])?;
-                let wl = self.weighted(node, p.act, w, p.out_c as usize)?;
+                let wl = self.weighted(node, p.act, w, p.out_c as usize, 0)?;
                 let (xq, oq, per_channel) = (wl.xq, wl.oq, wl.tables.mult.len() > 1);
                 let (act_min, act_max) = wl.clamp;
                 let wid = self.int8_const(node.inputs[1], wl.wq, wl.ws);
@@ -314,7 +340,7 @@ impl Lowering<'_> {
                 let w = const_f32(src, node.inputs[1])?;
                 // Channels are columns: quantize the transpose, then transpose back.
                 let wt: Vec<f32> = (0..n * kk).map(|i| w[(i % kk) * n + i / kk]).collect();
-                let wl = self.weighted(node, p.act, &wt, n)?;
+                let wl = self.weighted(node, p.act, &wt, n, 1)?;
                 let (xq, oq, per_channel) = (wl.xq, wl.oq, wl.tables.mult.len() > 1);
                 let (act_min, act_max) = wl.clamp;
                 let wq: Vec<i8> = (0..kk * n).map(|i| wl.wq[(i % n) * kk + i / n]).collect();
@@ -427,7 +453,7 @@ impl Lowering<'_> {
                 })
             }
             KOp::Pool2d(p) => {
-                let xq = self.in_q(x)?;
+                let xq = self.same_q(x, o)?;
                 let kind = if p.kind == k::POOL_MAX {
                     q::QPOOL_MAX
                 } else {
@@ -480,7 +506,7 @@ impl Lowering<'_> {
                 })
             }
             KOp::Strided(p) => {
-                let xq = self.in_q(x)?;
+                let xq = self.same_q(x, o)?;
                 Ok(QNode {
                     op: QOp::Strided(p),
                     tables: QTables::default(),
@@ -489,7 +515,7 @@ impl Lowering<'_> {
                 })
             }
             KOp::Gather(p) => {
-                let xq = self.in_q(x)?;
+                let xq = self.same_q(x, o)?;
                 Ok(QNode {
                     op: QOp::Gather(p),
                     tables: QTables::default(),
@@ -498,7 +524,7 @@ impl Lowering<'_> {
                 })
             }
             KOp::Pad(p) => {
-                let xq = self.in_q(x)?;
+                let xq = self.same_q(x, o)?;
                 let (s, z) = xq.one();
                 let value = q::quantize_f32(p.value, s, z);
                 if q::dequantize_f32(value, s, z) != p.value {
@@ -555,6 +581,15 @@ impl Lowering<'_> {
             }
             KOp::Softmax(p) => {
                 let xq = self.in_q(x)?;
+                if let Some(q) = &src.tensors[o].quant {
+                    if q.scale != [1.0 / 256.0] || q.zp != [-128] {
+                        return Err(
+                            "int8 softmax gives scale 1/256, zero point -128; the model asks for \
+                             others"
+                                .into(),
+                        );
+                    }
+                }
                 let exp = q::softmax_exp_table(xq.scale[0] as f64);
                 Ok(QNode {
                     op: QOp::Softmax(q::QSoftmaxP {
@@ -589,20 +624,31 @@ impl Lowering<'_> {
 
     /// Conv / dense: input and output params, the fused activation's clamp, the weights
     /// (`wc`: `channels` rows, one per output channel) quantized by the recipe, and the bias and
-    /// requantization tables.
+    /// requantization tables. A pre-quantized model's weights keep their own grid; their
+    /// per-channel scales must lie along `channel_axis` of the weight tensor.
     fn weighted(
         &mut self,
         node: &Node,
         act: k::Act,
         wc: &[f32],
         channels: usize,
+        channel_axis: usize,
     ) -> Plan<Weighted> {
         let xq = self.in_q(node.inputs[0])?;
         let oq = self.out_q(node.outputs[0])?;
         let clamp = clamp_of(act, &oq)?;
-        let (wq, ws) = self.quantize_weights(wc, channels);
+        let (wq, ws) = match &self.src.tensors[node.inputs[1]].quant {
+            Some(mq) => model_weights(wc, channels, channel_axis, mq)?,
+            None => self.quantize_weights(wc, channels),
+        };
         let bias = match node.inputs.get(2) {
-            Some(&b) => bias_q(const_f32(self.src, b)?, xq.scale[0], &ws),
+            Some(&b) => {
+                let bf = const_f32(self.src, b)?;
+                match &self.src.tensors[b].quant {
+                    Some(bq) => model_bias(bf, xq.scale[0], &ws, bq)?,
+                    None => bias_q(bf, xq.scale[0], &ws),
+                }
+            }
             None => vec![],
         };
         let (mult, shift) = self.requant_tables(xq.scale[0], &ws, oq.scale[0])?;
@@ -647,7 +693,11 @@ impl Lowering<'_> {
             data: None,
             dtype: DType::I8,
             qdata: Some(values),
-            quant: Some(QParams { scale: scales, zp }),
+            quant: Some(QParams {
+                scale: scales,
+                zp,
+                axis: Some(0),
+            }),
         })
     }
 
@@ -768,6 +818,69 @@ impl Lowering<'_> {
         self.report.conversions += 1;
         f
     }
+}
+
+/// A pre-quantized model's weights: `wc` (`channels` rows, channel-major) back on their int8
+/// grid with the model's scales (`mq`, per tensor or per `channel_axis`). Refused when the zero
+/// points are not 0 or the values are not on the grid.
+fn model_weights(
+    wc: &[f32],
+    channels: usize,
+    channel_axis: usize,
+    mq: &QParams,
+) -> Plan<(Vec<i8>, Vec<f32>)> {
+    if mq.zp.iter().any(|&z| z != 0) {
+        return Err("non-zero weight zero points have no int8 kernel".into());
+    }
+    let scales: Vec<f32> = match (mq.scale.len(), mq.axis) {
+        (1, _) => vec![mq.scale[0]; channels],
+        (n, Some(a)) if n == channels && a == channel_axis => mq.scale.clone(),
+        (n, a) => {
+            return Err(format!(
+                "{n} weight scales along axis {a:?} do not match the {channels} output channels"
+            ))
+        }
+    };
+    let per = wc.len() / channels.max(1);
+    let mut q = Vec::with_capacity(wc.len());
+    for (c, row) in wc.chunks(per.max(1)).enumerate() {
+        let s = scales[c] as f64;
+        for &w in row {
+            let v = (w as f64 / s).round();
+            if !(-128.0..=127.0).contains(&v) || ((v * s) as f32 - w).abs() > w.abs() * 1e-6 {
+                return Err(format!(
+                    "weight {w} is not on its int8 grid (scale {s}); the model's quantization \
+                     cannot be kept exactly"
+                ));
+            }
+            q.push(v as i8);
+        }
+    }
+    let scales = if mq.scale.len() == 1 {
+        vec![mq.scale[0]]
+    } else {
+        scales
+    };
+    Ok((q, scales))
+}
+
+/// A pre-quantized model's int32 bias: its own integer values when its scale is
+/// `in_scale * w_scale[c]` (as QDQ writers make it), else requantized from its float value.
+fn model_bias(b: &[f32], in_scale: f32, ws: &[f32], bq: &QParams) -> Plan<Vec<i32>> {
+    let matches = b.iter().enumerate().all(|(c, _)| {
+        let sb = bq.scale[if bq.scale.len() == 1 { 0 } else { c }] as f64;
+        let want = in_scale as f64 * ws[if ws.len() == 1 { 0 } else { c }] as f64;
+        (sb - want).abs() <= want * 1e-6
+    });
+    if !matches || bq.scale.len() != 1 && bq.scale.len() != b.len() {
+        return Ok(bias_q(b, in_scale, ws));
+    }
+    Ok(b.iter()
+        .enumerate()
+        .map(|(c, &v)| {
+            (v as f64 / bq.scale[if bq.scale.len() == 1 { 0 } else { c }] as f64).round() as i32
+        })
+        .collect())
 }
 
 fn const_f32(g: &Graph, t: TensorId) -> Plan<&[f32]> {
