@@ -16,6 +16,7 @@ pub mod optimize;
 pub mod plan;
 pub mod quantize;
 pub mod reference;
+pub mod report_html;
 pub mod sim;
 pub mod store;
 pub mod toolchain;

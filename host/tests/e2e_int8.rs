@@ -380,3 +380,35 @@ fn qdq_model_refuses_calibration_and_f32() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("pre-quantized"));
 }
+
+/// `--report F.html` writes one self-contained page: the three rows, the confusion matrix as
+/// inline SVG, the quantization table; no external URL, script or stylesheet.
+#[test]
+fn html_report_is_self_contained() {
+    let dir = root().join("target/e2e/html-report");
+    std::fs::create_dir_all(&dir).unwrap();
+    let html = dir.join("report.html");
+    ok(
+        validate_int8(
+            "digits-cnn",
+            "host",
+            &["--no-db", "--report", html.to_str().unwrap()],
+        ),
+        "validate with an HTML report",
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.starts_with("<!doctype html>"), "{}", &page[..80]);
+    for banned in ["http://", "https://", "<script", "<link", "<img", "url("] {
+        assert!(!page.contains(banned), "the page contains {banned}");
+    }
+    for wanted in [
+        "Device vs labels",
+        "Float model vs labels",
+        "Device vs float model",
+        "<svg",
+        "conv1",
+        "int8",
+    ] {
+        assert!(page.contains(wanted), "the page lacks {wanted}");
+    }
+}

@@ -32,7 +32,8 @@ pub struct ValidateArgs {
     /// Validate only the first N samples.
     #[arg(long)]
     pub limit: Option<usize>,
-    /// Write the report (`.json`).
+    /// Write the report: `F.json` (the versioned JSON schema) or `F.html` (one self-contained
+    /// page).
     #[arg(long)]
     pub report: Option<PathBuf>,
     /// Write a JUnit XML file with one test case per check.
@@ -290,7 +291,16 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
     };
     gating.finish(&mut report)?;
     if let Some(path) = &a.report {
-        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+        // `.html`: one self-contained page; anything else: the JSON report.
+        let html = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"));
+        let text = if html {
+            crate::report_html::render(&serde_json::to_value(&report)?)
+        } else {
+            serde_json::to_string_pretty(&report)?
+        };
+        std::fs::write(path, text)
             .map_err(|e| anyhow::anyhow!("cannot write report {}: {e}", path.display()))?;
     }
     if let Some(path) = &a.junit {
