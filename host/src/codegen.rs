@@ -236,7 +236,13 @@ pub fn model_rs(g: &Graph, p: &Plan) -> Result<String, CodegenError> {
                 }
             }
         };
-        steps.push(step);
+        let layer = Literal::u32_unsuffixed(i as u32);
+        steps.push(quote! {
+            #step
+            if until == #layer {
+                return;
+            }
+        });
     }
     let int8_items = if int8 {
         quote! {
@@ -330,7 +336,8 @@ pub fn model_rs(g: &Graph, p: &Plan) -> Result<String, CodegenError> {
         #int8_items
 
         /// Runs the model once on the inputs placed in the arena; outputs are left in the arena.
-        pub fn invoke(arena: &mut [u8]) {
+        /// Returns after layer (step) `until`; `kiln_rt::ALL_LAYERS` runs them all.
+        pub fn invoke(arena: &mut [u8], until: u32) {
             assert!(arena.len() >= ARENA_BYTES);
             let arena = arena.as_mut_ptr();
             // SAFETY: the plan places every view inside the arena, aligned, with outputs disjoint

@@ -297,10 +297,26 @@ pub struct Stats {
     pub stack_reserve: u32,
 }
 
+/// One layer's output from [`Runner::run_layers`].
+#[derive(Clone, Debug)]
+pub struct LayerOutput {
+    /// The layer's (first) output as f32 (int8 dequantized with its params).
+    pub values: Vec<f32>,
+    /// Emulated instructions of layers `0..=layer` (devices only).
+    pub instructions_until: Option<u64>,
+}
+
 /// Something that runs samples: the host board or a device.
 pub trait Runner {
     /// Runs one sample; `inputs[i]` is graph input `i`.
     fn run(&mut self, inputs: &[&[f32]]) -> Result<RunResult, DeployError>;
+    /// Runs one sample layer by layer and returns the output of each layer (node index of the
+    /// prepared graph) in `layers`.
+    fn run_layers(
+        &mut self,
+        inputs: &[&[f32]],
+        layers: &[usize],
+    ) -> Result<Vec<LayerOutput>, DeployError>;
     /// Stack use so far (devices only).
     fn stats(&mut self) -> Result<Option<Stats>, DeployError>;
     /// The firmware being run (devices only).
@@ -310,11 +326,33 @@ pub trait Runner {
 /// Executes samples on the host board through the same kernels and plan as the firmware.
 pub struct HostRunner<'a> {
     sim: Simulator<'a>,
+    graph: &'a Graph,
 }
 
 impl Runner for HostRunner<'_> {
     fn run(&mut self, inputs: &[&[f32]]) -> Result<RunResult, DeployError> {
         Ok(HostRunner::run(self, inputs))
+    }
+    fn run_layers(
+        &mut self,
+        inputs: &[&[f32]],
+        layers: &[usize],
+    ) -> Result<Vec<LayerOutput>, DeployError> {
+        let g = self.graph;
+        let mut seen: std::collections::HashMap<usize, Vec<f32>> = Default::default();
+        self.sim.run_observed(inputs, &mut |t, v| {
+            seen.insert(t, v.to_vec());
+        });
+        Ok(layers
+            .iter()
+            .map(|&l| LayerOutput {
+                values: seen
+                    .get(&g.nodes[l].outputs[0])
+                    .cloned()
+                    .unwrap_or_default(),
+                instructions_until: None,
+            })
+            .collect())
     }
     fn stats(&mut self) -> Result<Option<Stats>, DeployError> {
         Ok(None)
@@ -328,6 +366,7 @@ impl<'a> HostRunner<'a> {
     pub fn new(p: &'a Prepared) -> HostRunner<'a> {
         HostRunner {
             sim: Simulator::new(&p.graph, &p.plan),
+            graph: &p.graph,
         }
     }
     pub fn run(&mut self, inputs: &[&[f32]]) -> RunResult {
@@ -347,6 +386,8 @@ pub struct DeviceRunner {
     firmware: Firmware,
     output_bytes: Vec<usize>,
     instructions_per_tick: f64,
+    /// Per node: its first output's arena region, element type and params.
+    layer_outputs: Vec<(crate::plan::Region, crate::ir::Tensor)>,
 }
 
 impl DeviceRunner {
@@ -356,6 +397,7 @@ impl DeviceRunner {
         board: &Board,
         fw: Firmware,
         g: &Graph,
+        plan: &Plan,
         qemu_binary: &Path,
         timeout: std::time::Duration,
     ) -> Result<DeviceRunner, DeployError> {
@@ -382,6 +424,16 @@ impl DeviceRunner {
             firmware: fw,
             output_bytes: g.outputs.iter().map(|&t| g.tensors[t].bytes()).collect(),
             instructions_per_tick: board.instructions_per_tick(),
+            layer_outputs: g
+                .nodes
+                .iter()
+                .map(|n| {
+                    let t = n.outputs[0];
+                    let mut r = plan.arena(t);
+                    r.bytes = g.tensors[t].bytes();
+                    (r, g.tensors[t].clone())
+                })
+                .collect(),
         })
     }
 }
@@ -405,6 +457,28 @@ impl Runner for DeviceRunner {
             outputs: outs.iter().map(|b| from_le_bytes(b)).collect(),
             instructions: Some((ticks as f64 * self.instructions_per_tick).round() as u64),
         })
+    }
+    fn run_layers(
+        &mut self,
+        inputs: &[&[f32]],
+        layers: &[usize],
+    ) -> Result<Vec<LayerOutput>, DeployError> {
+        let bytes: Vec<Vec<u8>> = inputs.iter().map(|v| le_bytes(v)).collect();
+        let mut out = Vec::with_capacity(layers.len());
+        for &l in layers {
+            // Every partial run starts from freshly written inputs: a run may overwrite them.
+            for (i, b) in bytes.iter().enumerate() {
+                self.device.write_input(i as u8, b)?;
+            }
+            let ticks = self.device.invoke_until(l as u32)?;
+            let (r, t) = &self.layer_outputs[l];
+            let data = self.device.read_arena(r.offset, r.bytes)?;
+            out.push(LayerOutput {
+                values: crate::sim::values_of(t, &data),
+                instructions_until: Some((ticks as f64 * self.instructions_per_tick).round() as u64),
+            });
+        }
+        Ok(out)
     }
     fn stats(&mut self) -> Result<Option<Stats>, DeployError> {
         let s = self.device.stats()?;

@@ -78,6 +78,9 @@ pub struct Tensor {
     /// Quantization parameters: always `Some` when `dtype == I8`; on f32 tensors, the
     /// pre-quantized model's own (see [`QParams`]).
     pub quant: Option<QParams>,
+    /// For a tensor the int8 lowering added (a quantized or dequantized copy, int8 weights):
+    /// the tensor of the f32 graph it stands for.
+    pub origin: Option<TensorId>,
 }
 
 impl Tensor {

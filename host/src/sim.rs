@@ -178,23 +178,12 @@ impl<'g> Simulator<'g> {
 
     /// Tensor `t`'s current arena contents as f32 (int8 dequantized with its params).
     fn read(&self, t: TensorId) -> Vec<f32> {
-        let g = self.graph;
-        let tensor = &g.tensors[t];
+        let tensor = &self.graph.tensors[t];
         let r = self.plan.arena(t);
-        let bytes = &self.arena.as_bytes()[r.offset..r.offset + tensor.bytes()];
-        match tensor.dtype {
-            DType::F32 => bytes
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
-            DType::I8 => {
-                let (scale, zp) = tensor.quant.as_ref().map_or((1.0, 0), |qp| qp.one());
-                bytes
-                    .iter()
-                    .map(|&b| q::dequantize_f32(b as i8, scale, zp))
-                    .collect()
-            }
-        }
+        values_of(
+            tensor,
+            &self.arena.as_bytes()[r.offset..r.offset + tensor.bytes()],
+        )
     }
 
     /// Tensor `t`'s raw int8 arena contents (for int8 tensors).
@@ -205,6 +194,24 @@ impl<'g> Simulator<'g> {
             .iter()
             .map(|&b| b as i8)
             .collect()
+    }
+}
+
+/// The values of `tensor` from its little-endian bytes: f32 as is, int8 dequantized with its
+/// params.
+pub fn values_of(tensor: &crate::ir::Tensor, bytes: &[u8]) -> Vec<f32> {
+    match tensor.dtype {
+        DType::F32 => bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        DType::I8 => {
+            let (scale, zp) = tensor.quant.as_ref().map_or((1.0, 0), |qp| qp.one());
+            bytes
+                .iter()
+                .map(|&b| q::dequantize_f32(b as i8, scale, zp))
+                .collect()
+        }
     }
 }
 

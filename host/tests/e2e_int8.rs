@@ -412,3 +412,85 @@ fn html_report_is_self_contained() {
         assert!(page.contains(wanted), "the page lacks {wanted}");
     }
 }
+
+/// `--per-layer` on the device: every layer's output is read over the link and compared with
+/// the float model; layer timings add up to the whole inference.
+#[test]
+fn per_layer_diff_on_the_device() {
+    let r = ok(
+        validate_int8(
+            "digits-cnn",
+            "mps2-an386",
+            &["--per-layer", "--per-layer-samples", "3", "--limit", "20"],
+        ),
+        "per-layer validate",
+    );
+    let pl = &r["per_layer"];
+    assert_eq!(pl["samples"], 3);
+    assert_eq!(pl["threshold_db"], 25.0);
+    let layers = pl["layers"].as_array().unwrap();
+    let names: Vec<&str> = layers.iter().map(|l| l["node"].as_str().unwrap()).collect();
+    for want in ["conv1", "pool1", "conv2", "pool2", "fc"] {
+        assert!(names.contains(&want), "{names:?}");
+    }
+    for l in layers {
+        let snr = l["snr_db"].as_f64().unwrap_or_else(|| panic!("{l:#}"));
+        assert!(snr > 25.0, "{l:#}");
+        assert!(l["cosine"].as_f64().unwrap() > 0.99, "{l:#}");
+        assert!(l["instructions"].as_f64().is_some(), "{l:#}");
+    }
+    assert!(pl["first_below"].is_null());
+    let conv2 = layers.iter().find(|l| l["node"] == "conv2").unwrap();
+    assert_eq!(conv2["kernel"], "int8 Conv2d");
+    let timing = r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "per_layer_timing_matches_whole_inference")
+        .unwrap();
+    assert_eq!(timing["passed"], true, "{timing:#}");
+}
+
+/// The first layer below the threshold is named; an f32 build compares as identical.
+#[test]
+fn per_layer_names_the_first_layer_below_the_threshold() {
+    let r = ok(
+        validate_int8(
+            "digits-cnn",
+            "host",
+            &[
+                "--no-db",
+                "--per-layer",
+                "--snr-threshold-db",
+                "41",
+                "--limit",
+                "8",
+            ],
+        ),
+        "per-layer on host",
+    );
+    let pl = &r["per_layer"];
+    let layers = pl["layers"].as_array().unwrap();
+    let first = layers
+        .iter()
+        .find(|l| l["snr_db"].as_f64().is_some_and(|s| s < 41.0))
+        .expect("a layer below 41 dB");
+    assert_eq!(pl["first_below"], first["node"]);
+    assert!(layers.iter().all(|l| l["instructions"].is_null()));
+
+    let o = kiln()
+        .args([
+            "validate",
+            "models/digits-cnn/model.onnx",
+            "--board",
+            "host",
+        ])
+        .args(["--data", "models/digits-cnn/test.npz", "--limit", "4"])
+        .args(["--per-layer", "--format", "json", "--no-db"])
+        .output()
+        .unwrap();
+    let r = ok(o, "per-layer f32");
+    for l in r["per_layer"]["layers"].as_array().unwrap() {
+        assert_eq!(l["identical"], true, "{l:#}");
+    }
+}

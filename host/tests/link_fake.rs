@@ -56,9 +56,11 @@ impl Sim {
                 n_inputs: 2,
                 n_outputs: 2,
             },
-            Request::Hello { .. } => Response::Error {
-                code: ErrorCode::BadRequest,
-            },
+            Request::Hello { .. } | Request::InvokeUntil { .. } | Request::ReadArena { .. } => {
+                Response::Error {
+                    code: ErrorCode::BadRequest,
+                }
+            }
             Request::WriteInput {
                 input,
                 offset,
@@ -348,12 +350,15 @@ fn log_frames_are_skipped() {
 #[test]
 fn version_is_checked_before_decoding_the_rest() {
     let (port, _fake) = fake(Faults {
-        version: Some((2, vec![0xff; 40])),
+        version: Some((PROTOCOL_VERSION + 1, vec![0xff; 40])),
         ..Faults::default()
     });
     let mut dev = Device::with_options(port, quick());
     match dev.hello(&HASH) {
-        Err(LinkError::VersionMismatch { device: 2, host }) => assert_eq!(host, PROTOCOL_VERSION),
+        Err(LinkError::VersionMismatch { device, host }) => {
+            assert_eq!(device, PROTOCOL_VERSION + 1);
+            assert_eq!(host, PROTOCOL_VERSION);
+        }
         other => panic!("expected a version mismatch, got {other:?}"),
     }
 }

@@ -41,7 +41,7 @@ pub use frame::{
 pub use msg::{ErrorCode, Request, Response, HELLO_MAGIC};
 
 /// Version of the bytes on the wire. Bump it for any change to them.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// Frame channel of protocol messages.
 pub const CHANNEL_PROTOCOL: u8 = 1;

@@ -45,6 +45,18 @@ pub enum Request<'a> {
     ReadOutput { output: u8, offset: u32, len: u16 },
     /// Stack high-water mark. Answered by [`Response::Stats`].
     Stats,
+    /// Run layers `0..=layer` of the model (its straight-line steps, in order) on the current
+    /// inputs and stop, leaving layer `layer`'s output in the arena for [`Request::ReadArena`].
+    /// Answered by [`Response::Invoked`] with the ticks of those layers.
+    ///
+    /// The inputs must have been written since the last run (a run may overwrite them), else
+    /// [`ErrorCode::StaleInputs`]; a resent `InvokeUntil` with the same `layer` and no write in
+    /// between answers the previous result without running.
+    InvokeUntil { layer: u32 },
+    /// Read `len` bytes (at most [`MAX_CHUNK`](crate::MAX_CHUNK)) of the arena from byte
+    /// `offset` after a run. Answered by [`Response::Output`]; [`ErrorCode::NotInvoked`] when
+    /// nothing ran since the inputs last changed.
+    ReadArena { offset: u32, len: u16 },
 }
 
 impl Request<'_> {
@@ -56,6 +68,8 @@ impl Request<'_> {
             Request::Invoke => "Invoke",
             Request::ReadOutput { .. } => "ReadOutput",
             Request::Stats => "Stats",
+            Request::InvokeUntil { .. } => "InvokeUntil",
+            Request::ReadArena { .. } => "ReadArena",
         }
     }
 }
@@ -125,6 +139,8 @@ pub enum ErrorCode {
     TooLong = 4,
     /// Outputs were requested but no inference ran since the inputs last changed.
     NotInvoked = 5,
+    /// A run was requested on inputs an earlier run may have overwritten: write them again.
+    StaleInputs = 6,
 }
 
 impl fmt::Display for ErrorCode {
@@ -136,6 +152,10 @@ impl fmt::Display for ErrorCode {
             ErrorCode::OutOfRange => "offset and length run past the end of the tensor",
             ErrorCode::TooLong => "the requested chunk is longer than MAX_CHUNK",
             ErrorCode::NotInvoked => "no inference ran since the inputs last changed",
+            ErrorCode::StaleInputs => {
+                "the inputs must be written again before this run (an earlier run may have \
+                 overwritten them)"
+            }
         })
     }
 }

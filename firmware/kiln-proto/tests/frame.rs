@@ -116,10 +116,10 @@ fn strict_body_decoding() {
     // Stats followed by a stray byte.
     assert_eq!(decode_request(&[0x04, 0x00]), Err(Error::TrailingBytes));
     // Unknown variants.
-    assert_eq!(decode_request(&[0x05]), Err(Error::Decode));
+    assert_eq!(decode_request(&[0x07]), Err(Error::Decode));
     assert_eq!(decode_response(&[0x06]), Err(Error::Decode));
     assert_eq!(
-        decode_response(&[0x05, 0x06]),
+        decode_response(&[0x05, 0x07]),
         Err(Error::Decode),
         "unknown error code"
     );

@@ -41,7 +41,7 @@ fn check_response(resp: Response<'_>, golden: &str) {
 #[test]
 fn protocol_version_is_pinned() {
     // Changing this constant means the golden bytes below changed too.
-    assert_eq!(PROTOCOL_VERSION, 1);
+    assert_eq!(PROTOCOL_VERSION, 2);
 }
 
 /// The one frame that must be identical in every protocol version, past and future.
@@ -264,5 +264,32 @@ fn golden_resp_error_not_invoked() {
             code: ErrorCode::NotInvoked,
         },
         "08010505efb39ef300",
+    );
+}
+
+#[test]
+fn golden_req_invoke_until() {
+    check_request(Request::InvokeUntil { layer: 7 }, "08010507c3d2901d00");
+    check_request(Request::InvokeUntil { layer: 300 }, "090105ac025be88f7300");
+}
+
+#[test]
+fn golden_req_read_arena() {
+    check_request(
+        Request::ReadArena {
+            offset: 1024,
+            len: 496,
+        },
+        "0b01068008f00322d0219b00",
+    );
+}
+
+#[test]
+fn golden_resp_error_stale_inputs() {
+    check_response(
+        Response::Error {
+            code: ErrorCode::StaleInputs,
+        },
+        "0801050655e2976a00",
     );
 }

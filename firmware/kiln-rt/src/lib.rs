@@ -107,6 +107,14 @@ pub struct ModelDesc {
     pub outputs: &'static [IoDesc],
 }
 
+/// The model's generated `invoke(arena, until)`: runs its straight-line steps (layers) in order
+/// and returns after layer `until` (all of them when `until` is at least the layer count, e.g.
+/// [`ALL_LAYERS`]).
+pub type Invoke = fn(&mut [u8], u32);
+
+/// `until` value of [`Invoke`] that runs every layer.
+pub const ALL_LAYERS: u32 = u32::MAX;
+
 /// Handshake, then serve requests forever.
 ///
 /// Paints the stack, starts SysTick and UART0, then answers every frame received on UART0:
@@ -116,7 +124,7 @@ pub struct ModelDesc {
 /// # Panics
 ///
 /// At start-up, when `desc` does not fit `arena` or the link's stack reserve.
-pub fn serve(desc: &ModelDesc, arena: &mut [u8], invoke: fn(&mut [u8])) -> ! {
+pub fn serve(desc: &ModelDesc, arena: &mut [u8], invoke: Invoke) -> ! {
     stack::paint();
     check(desc, arena);
     link::serve(desc, arena, invoke)
@@ -144,13 +152,7 @@ pub fn serve(desc: &ModelDesc, arena: &mut [u8], invoke: fn(&mut [u8])) -> ! {
 ///
 /// At start-up, when `desc` does not fit `arena` or the link's stack reserve, or `samples`
 /// holds fewer than `n` samples.
-pub fn selftest(
-    desc: &ModelDesc,
-    arena: &mut [u8],
-    invoke: fn(&mut [u8]),
-    samples: &[u8],
-    n: u32,
-) -> ! {
+pub fn selftest(desc: &ModelDesc, arena: &mut [u8], invoke: Invoke, samples: &[u8], n: u32) -> ! {
     stack::paint();
     check(desc, arena);
     selftest::run(desc, arena, invoke, samples, n)

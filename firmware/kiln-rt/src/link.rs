@@ -6,16 +6,26 @@ use kiln_proto::{
 };
 
 use crate::uart::Uart;
-use crate::{stack, timer, IoDesc, ModelDesc};
+use crate::{stack, timer, Invoke, IoDesc, ModelDesc, ALL_LAYERS};
 
-pub(crate) fn serve(desc: &ModelDesc, arena: &mut [u8], invoke: fn(&mut [u8])) -> ! {
+/// What the arena holds, relative to the inputs the host wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Run {
+    /// Inputs written (or the boot state); nothing ran on them yet.
+    Fresh,
+    /// The whole model ran on the current inputs, taking `ticks`.
+    Full(u64),
+    /// Layers `0..=layer` ran on the current inputs, taking `ticks`.
+    Until { layer: u32, ticks: u64 },
+}
+
+pub(crate) fn serve(desc: &ModelDesc, arena: &mut [u8], invoke: Invoke) -> ! {
     let mut uart = Uart::take();
     timer::start();
     // Statics rather than locals keep the runtime's own stack use small.
     let reader = cortex_m::singleton!(: FrameReader = FrameReader::new()).unwrap();
     let tx = cortex_m::singleton!(: [u8; MAX_FRAME] = [0; MAX_FRAME]).unwrap();
-    // Ticks of the last inference, while the inputs it ran on are unchanged.
-    let mut last: Option<u64> = None;
+    let mut last = Run::Fresh;
     loop {
         let byte = uart.read();
         let Some(frame) = reader.push(byte) else {
@@ -54,8 +64,8 @@ fn handle<'a>(
     req: Request<'_>,
     desc: &'a ModelDesc,
     arena: &'a mut [u8],
-    invoke: fn(&mut [u8]),
-    last: &mut Option<u64>,
+    invoke: Invoke,
+    last: &mut Run,
 ) -> Response<'a> {
     match req {
         Request::Hello { magic } if magic == HELLO_MAGIC => Response::Hello {
@@ -80,19 +90,45 @@ fn handle<'a>(
                 return error(ErrorCode::OutOfRange);
             };
             arena[r].copy_from_slice(data);
-            *last = None;
+            *last = Run::Fresh;
             Response::Ack
         }
-        Request::Invoke => {
-            let ticks = match *last {
-                Some(ticks) => ticks,
-                None => {
-                    let ticks = timer::measure(|| invoke(arena));
-                    *last = Some(ticks);
-                    ticks
-                }
+        Request::Invoke => match *last {
+            Run::Full(ticks) => Response::Invoked { ticks },
+            Run::Fresh => {
+                let ticks = timer::measure(|| invoke(arena, ALL_LAYERS));
+                *last = Run::Full(ticks);
+                Response::Invoked { ticks }
+            }
+            Run::Until { .. } => error(ErrorCode::StaleInputs),
+        },
+        Request::InvokeUntil { layer } => match *last {
+            Run::Until { layer: l, ticks } if l == layer => Response::Invoked { ticks },
+            Run::Fresh => {
+                let ticks = timer::measure(|| invoke(arena, layer));
+                *last = Run::Until { layer, ticks };
+                Response::Invoked { ticks }
+            }
+            _ => error(ErrorCode::StaleInputs),
+        },
+        Request::ReadArena { offset, len } => {
+            if len as usize > MAX_CHUNK {
+                return error(ErrorCode::TooLong);
+            }
+            let whole = IoDesc {
+                offset: 0,
+                bytes: desc.arena_bytes,
             };
-            Response::Invoked { ticks }
+            let Some(r) = range(&whole, offset, len as usize) else {
+                return error(ErrorCode::OutOfRange);
+            };
+            if *last == Run::Fresh {
+                return error(ErrorCode::NotInvoked);
+            }
+            Response::Output {
+                offset,
+                data: &arena[r],
+            }
         }
         Request::ReadOutput {
             output,
@@ -108,7 +144,7 @@ fn handle<'a>(
             let Some(r) = range(io, offset, len as usize) else {
                 return error(ErrorCode::OutOfRange);
             };
-            if last.is_none() {
+            if !matches!(last, Run::Full(_)) {
                 return error(ErrorCode::NotInvoked);
             }
             Response::Output {
@@ -144,11 +180,11 @@ mod tests {
         outputs: &[OUT],
     };
 
-    fn never(_: &mut [u8]) {
+    fn never(_: &mut [u8], _: u32) {
         unreachable!("Invoke is not exercised on the host");
     }
 
-    fn answer(req: Request<'_>, arena: &mut [u8], last: &mut Option<u64>) -> Response<'static> {
+    fn answer(req: Request<'_>, arena: &mut [u8], last: &mut Run) -> Response<'static> {
         // Copy out the one borrowed answer, so the arena can be inspected afterwards.
         match handle(req, &DESC, arena, never, last) {
             Response::Output { .. } => Response::Ack,
@@ -187,7 +223,7 @@ mod tests {
     #[test]
     fn hello_reports_the_model_and_checks_the_magic() {
         let mut arena = [0u8; 16];
-        let mut last = None;
+        let mut last = Run::Fresh;
         match handle(
             Request::Hello { magic: HELLO_MAGIC },
             &DESC,
@@ -224,7 +260,7 @@ mod tests {
     #[test]
     fn inputs_are_written_within_their_tensor_only() {
         let mut arena = [0u8; 16];
-        let mut last = Some(5);
+        let mut last = Run::Full(5);
         let w = |offset, data| Request::WriteInput {
             input: 0,
             offset,
@@ -235,7 +271,7 @@ mod tests {
             Response::Ack
         );
         assert_eq!(arena[..8], [0, 0, 1, 2, 3, 0, 0, 0]);
-        assert_eq!(last, None, "a write invalidates the last inference");
+        assert_eq!(last, Run::Fresh, "a write invalidates the last inference");
         assert_eq!(
             answer(w(6, &[9, 9, 9]), &mut arena, &mut last),
             err(ErrorCode::OutOfRange)
@@ -265,12 +301,18 @@ mod tests {
             offset,
             len,
         };
-        let mut last = None;
+        let mut last = Run::Fresh;
         assert_eq!(
             answer(r(0, 0, 8), &mut arena, &mut last),
             err(ErrorCode::NotInvoked)
         );
-        last = Some(1);
+        last = Run::Until { layer: 0, ticks: 1 };
+        assert_eq!(
+            answer(r(0, 0, 8), &mut arena, &mut last),
+            err(ErrorCode::NotInvoked),
+            "outputs need a whole run"
+        );
+        last = Run::Full(1);
         match handle(r(0, 3, 4), &DESC, &mut arena, never, &mut last) {
             Response::Output { offset: 3, data } => assert_eq!(data, &[4, 5, 6, 7]),
             other => panic!("{other:?}"),
@@ -290,11 +332,64 @@ mod tests {
     #[test]
     fn invoke_answers_from_the_last_result_while_inputs_are_unchanged() {
         let mut arena = [0u8; 16];
-        let mut last = Some(1234);
+        let mut last = Run::Full(1234);
         // `never` would panic if the model ran again.
         assert_eq!(
             answer(Request::Invoke, &mut arena, &mut last),
             Response::Invoked { ticks: 1234 }
+        );
+    }
+
+    #[test]
+    fn partial_runs_need_fresh_inputs_and_are_idempotent() {
+        let mut arena = [0u8; 16];
+        let until = |layer| Request::InvokeUntil { layer };
+        let mut last = Run::Until {
+            layer: 3,
+            ticks: 77,
+        };
+        assert_eq!(
+            answer(until(3), &mut arena, &mut last),
+            Response::Invoked { ticks: 77 },
+            "a resent InvokeUntil answers the previous result"
+        );
+        assert_eq!(
+            answer(until(4), &mut arena, &mut last),
+            err(ErrorCode::StaleInputs)
+        );
+        assert_eq!(
+            answer(Request::Invoke, &mut arena, &mut last),
+            err(ErrorCode::StaleInputs)
+        );
+        last = Run::Full(5);
+        assert_eq!(
+            answer(until(0), &mut arena, &mut last),
+            err(ErrorCode::StaleInputs)
+        );
+    }
+
+    #[test]
+    fn the_arena_is_read_only_after_a_run_and_within_bounds() {
+        let mut arena = [0u8; 16];
+        arena.copy_from_slice(&core::array::from_fn::<u8, 16, _>(|i| i as u8));
+        let r = |offset, len| Request::ReadArena { offset, len };
+        let mut last = Run::Fresh;
+        assert_eq!(
+            answer(r(0, 4), &mut arena, &mut last),
+            err(ErrorCode::NotInvoked)
+        );
+        last = Run::Until { layer: 1, ticks: 9 };
+        match handle(r(12, 4), &DESC, &mut arena, never, &mut last) {
+            Response::Output { offset: 12, data } => assert_eq!(data, &[12, 13, 14, 15]),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            answer(r(13, 4), &mut arena, &mut last),
+            err(ErrorCode::OutOfRange)
+        );
+        assert_eq!(
+            answer(r(0, MAX_CHUNK as u16 + 1), &mut arena, &mut last),
+            err(ErrorCode::TooLong)
         );
     }
 }

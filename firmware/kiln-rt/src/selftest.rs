@@ -10,7 +10,7 @@ use crate::{stack, timer, ModelDesc};
 pub(crate) fn run(
     desc: &ModelDesc,
     arena: &mut [u8],
-    invoke: fn(&mut [u8]),
+    invoke: crate::Invoke,
     samples: &[u8],
     n: u32,
 ) -> ! {
@@ -35,7 +35,7 @@ pub(crate) fn run(
             arena[io.offset as usize..][..bytes.len()].copy_from_slice(bytes);
             rest = tail;
         }
-        let ticks = timer::measure(|| invoke(arena));
+        let ticks = timer::measure(|| invoke(arena, crate::ALL_LAYERS));
         for (k, io) in desc.outputs.iter().enumerate() {
             let bytes = &arena[io.offset as usize..][..io.bytes as usize];
             let _ = write!(uart, "sample {s}: out{k} = ");

@@ -301,7 +301,14 @@ pub fn open_runner<'a>(
         Target::Host => Ok(Box::new(crate::deploy::HostRunner::new(p))),
         Target::Board(board) => {
             let fw = build_firmware(b, p, board, None)?;
-            let r = crate::deploy::DeviceRunner::start(board, fw, &p.graph, &l.qemu, l.timeout())?;
+            let r = crate::deploy::DeviceRunner::start(
+                board,
+                fw,
+                &p.graph,
+                &p.plan,
+                &l.qemu,
+                l.timeout(),
+            )?;
             Ok(Box::new(r))
         }
     }

@@ -39,6 +39,16 @@ pub struct ValidateArgs {
     /// Write a JUnit XML file with one test case per check.
     #[arg(long)]
     pub junit: Option<PathBuf>,
+    /// Also compare every layer's output on the device with the float model's matching tensor
+    /// (SNR, cosine) and time every layer.
+    #[arg(long)]
+    pub per_layer: bool,
+    /// Samples for `--per-layer` (the first N of `--data`).
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub per_layer_samples: usize,
+    /// `--per-layer` names the first layer whose SNR falls below this many dB.
+    #[arg(long, default_value_t = 25.0, value_name = "DB")]
+    pub snr_threshold_db: f64,
     #[command(flatten)]
     pub store: super::compare::ValidateStoreArgs,
     #[arg(long, value_enum, default_value = "human")]
@@ -97,6 +107,39 @@ pub struct QuantReport {
     pub layers: Vec<LayerPrecision>,
 }
 
+/// `--per-layer`: every layer's output on the device against the float model's matching tensor.
+#[derive(Serialize)]
+pub struct PerLayer {
+    pub samples: usize,
+    pub threshold_db: f64,
+    /// The first layer (in execution order) whose SNR is below the threshold.
+    pub first_below: Option<String>,
+    pub layers: Vec<LayerDiff>,
+    /// Mean emulated instructions of all layers run one by one up to the last, and of the
+    /// whole inference timed separately on the same samples (devices only).
+    pub instructions_layers_total: Option<f64>,
+    pub instructions_whole: Option<f64>,
+}
+
+#[derive(Serialize)]
+pub struct LayerDiff {
+    /// The ONNX node (or the conversion kiln inserted).
+    pub node: String,
+    pub op_type: String,
+    /// Kernel family and kernel, e.g. `int8 Conv2d`.
+    pub kernel: String,
+    /// The layer's output tensor.
+    pub output: String,
+    /// `10·log10(Σ ref² / Σ (device − ref)²)` over the samples; `null` when the device equals
+    /// the float model exactly (infinite) or the layer has no float counterpart.
+    pub snr_db: Option<f64>,
+    /// The device equals the float model exactly on this layer.
+    pub identical: bool,
+    pub cosine: Option<f64>,
+    /// Mean emulated instructions of this layer alone (devices only).
+    pub instructions: Option<f64>,
+}
+
 #[derive(Serialize)]
 pub struct Provenance {
     pub producer: String,
@@ -133,6 +176,8 @@ pub struct Report {
     pub stack: Option<Stats>,
     pub firmware: Option<Firmware>,
     pub quantization: Option<QuantReport>,
+    /// `--per-layer` results; `null` without it.
+    pub per_layer: Option<PerLayer>,
     pub provenance: Provenance,
     pub notices: Vec<String>,
     pub checks: Vec<Check>,
@@ -176,6 +221,11 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
         bar.inc(1);
     }
     bar.finish_and_clear();
+    let per_layer = if a.per_layer {
+        Some(per_layer(&a, &p, &samples, runner.as_mut(), &instr)?)
+    } else {
+        None
+    };
     let again = runner.run(&samples.sample_all(0))?;
     let repeat_identical = again.outputs == dev[0] && again.instructions == instr.first().copied();
     let stack = runner.stats()?;
@@ -257,6 +307,21 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
                 .join("; "),
         });
     }
+    if let Some(pl) = &per_layer {
+        if let (Some(layers), Some(whole)) = (pl.instructions_layers_total, pl.instructions_whole) {
+            // The layer-by-layer runs add one comparison per layer; a timer tick of slack.
+            let slack = whole * 0.01 + 2.0 * 40.0;
+            checks.push(Check {
+                name: "per_layer_timing_matches_whole_inference",
+                passed: (layers - whole).abs() <= slack,
+                detail: format!(
+                    "layers run one by one: {layers:.0} instructions, whole inference: \
+                     {whole:.0} (mean of {} samples)",
+                    pl.samples
+                ),
+            });
+        }
+    }
     if runner.firmware().is_some() {
         checks.push(Check {
             name: "repeated_run_identical",
@@ -281,6 +346,7 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
         stack,
         firmware: runner.firmware().cloned(),
         quantization: quant_report(&p),
+        per_layer,
         provenance: provenance(&p)?,
         notices: p.graph.meta.notices.clone(),
         checks,
@@ -322,6 +388,110 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
         return Err(CheckFailed(format!("validation failed: {}", failed.join(", "))).into());
     }
     Ok(())
+}
+
+/// `--per-layer`: runs the first samples layer by layer on the runner and compares each layer's
+/// output with the float graph's matching tensor (kiln's f32 simulation of the optimized float
+/// model, which is within the f32 contract of tract).
+fn per_layer(
+    a: &ValidateArgs,
+    p: &crate::deploy::Prepared,
+    samples: &crate::data::Samples,
+    runner: &mut dyn crate::deploy::Runner,
+    whole: &[u64],
+) -> anyhow::Result<PerLayer> {
+    let n = a.per_layer_samples.min(samples.n);
+    let g = &p.graph;
+    let fg = &p.float_graph;
+    let float_plan = crate::plan::plan(fg);
+    let mut fsim = crate::sim::Simulator::new(fg, &float_plan);
+    let layers: Vec<usize> = (0..g.nodes.len()).collect();
+    // Per layer: Σ ref², Σ (dev - ref)², Σ dev·ref, Σ dev², instructions.
+    let mut acc = vec![[0f64; 5]; layers.len()];
+    let mut timed = false;
+    let bar = super::progress::bar(n as u64, "per-layer");
+    for s in 0..n {
+        let inputs = samples.sample_all(s);
+        let mut float: std::collections::HashMap<usize, Vec<f32>> = Default::default();
+        fsim.run_observed(&inputs, &mut |t, v| {
+            float.insert(t, v.to_vec());
+        });
+        let outs = runner.run_layers(&inputs, &layers)?;
+        let mut prev = 0u64;
+        for (l, out) in outs.iter().enumerate() {
+            let t = g.nodes[l].outputs[0];
+            let src = if t < fg.tensors.len() {
+                Some(t)
+            } else {
+                g.tensors[t].origin
+            };
+            if let Some(r) = src.and_then(|t| float.get(&t)) {
+                if r.len() == out.values.len() {
+                    for (&d, &f) in out.values.iter().zip(r) {
+                        let (d, f) = (d as f64, f as f64);
+                        acc[l][0] += f * f;
+                        acc[l][1] += (d - f) * (d - f);
+                        acc[l][2] += d * f;
+                        acc[l][3] += d * d;
+                    }
+                } else {
+                    acc[l][0] = f64::NAN;
+                }
+            } else {
+                acc[l][0] = f64::NAN;
+            }
+            if let Some(until) = out.instructions_until {
+                timed = true;
+                acc[l][4] += until.saturating_sub(prev) as f64;
+                prev = until;
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let nf = n.max(1) as f64;
+    let mut first_below = None;
+    let diffs: Vec<LayerDiff> = layers
+        .iter()
+        .map(|&l| {
+            let node = &g.nodes[l];
+            let [r2, e2, dr, d2, instr] = acc[l];
+            let compared = !r2.is_nan();
+            let identical = compared && e2 == 0.0;
+            let snr_db = (compared && !identical && r2 > 0.0).then(|| 10.0 * (r2 / e2).log10());
+            let cosine = (compared && r2 > 0.0 && d2 > 0.0).then(|| dr / (r2.sqrt() * d2.sqrt()));
+            if first_below.is_none() && snr_db.is_some_and(|s| s < a.snr_threshold_db) {
+                first_below = Some(node.name.clone());
+            }
+            let kind = match &node.op {
+                crate::ir::Op::F32(k) => format!("{k:?}"),
+                crate::ir::Op::Q(q) => format!("{q:?}"),
+                _ => String::new(),
+            };
+            let kind = kind.split('(').next().unwrap_or("").to_string();
+            LayerDiff {
+                node: node.name.clone(),
+                op_type: node.op_type.clone(),
+                kernel: format!("{} {kind}", node.op.kernel()).trim().to_string(),
+                output: g.tensors[node.outputs[0]].name.clone(),
+                snr_db,
+                identical,
+                cosine,
+                instructions: timed.then(|| instr / nf),
+            }
+        })
+        .collect();
+    let total = timed.then(|| acc.iter().map(|a| a[4]).sum::<f64>() / nf);
+    let whole = (timed && n > 0 && whole.len() >= n)
+        .then(|| whole[..n].iter().sum::<u64>() as f64 / n as f64);
+    Ok(PerLayer {
+        samples: n,
+        threshold_db: a.snr_threshold_db,
+        first_below,
+        layers: diffs,
+        instructions_layers_total: total,
+        instructions_whole: whole,
+    })
 }
 
 /// One LSB of graph output `t` when it is the dequantization of an int8 tensor.
@@ -507,6 +677,33 @@ fn render(r: &Report) {
             o.device_vs_float.rmse,
             o.device_vs_float.cosine_similarity
         );
+    }
+    if let Some(pl) = &r.per_layer {
+        println!(
+            "per-layer ({} samples; SNR threshold {} dB){}",
+            pl.samples,
+            pl.threshold_db,
+            pl.first_below
+                .as_ref()
+                .map(|n| format!(": first layer below: {n}"))
+                .unwrap_or_default()
+        );
+        for l in &pl.layers {
+            let snr = match (l.snr_db, l.identical) {
+                (_, true) => "identical".to_string(),
+                (Some(s), _) => format!("{s:.1} dB"),
+                (None, _) => "-".to_string(),
+            };
+            println!(
+                "  {:<28} {:<18} {:>11} {:>10} {:>12}",
+                l.node,
+                l.kernel,
+                snr,
+                l.cosine.map_or("-".into(), |c| format!("{c:.5}")),
+                l.instructions
+                    .map_or(String::new(), |i| format!("{i:.0} instr"))
+            );
+        }
     }
     if let Some(s) = &r.instructions_per_inference {
         println!(

@@ -272,6 +272,32 @@ impl<P: Port> Device<P> {
         Ok(out)
     }
 
+    /// Runs layers `0..=layer` on freshly written inputs; returns the SysTick ticks they took.
+    pub fn invoke_until(&mut self, layer: u32) -> Result<u64, LinkError> {
+        let req = Request::InvokeUntil { layer };
+        match self.transact(&req)? {
+            Reply::Invoked(ticks) => Ok(ticks),
+            _ => Err(mismatch(&req)),
+        }
+    }
+
+    /// Reads `len` arena bytes from byte `at` after a run, in chunks of at most [`MAX_CHUNK`].
+    pub fn read_arena(&mut self, at: usize, len: usize) -> Result<Vec<u8>, LinkError> {
+        let mut out = Vec::with_capacity(len);
+        while out.len() < len {
+            let n = (len - out.len()).min(MAX_CHUNK);
+            let req = Request::ReadArena {
+                offset: offset(at + out.len())?,
+                len: n as u16,
+            };
+            match self.transact(&req)? {
+                Reply::Output(data) => out.extend_from_slice(&data),
+                _ => return Err(mismatch(&req)),
+            }
+        }
+        Ok(out)
+    }
+
     /// The device's stack high-water mark.
     pub fn stats(&mut self) -> Result<StackStats, LinkError> {
         let req = Request::Stats;
@@ -322,7 +348,7 @@ impl<P: Port> Device<P> {
     fn transact(&mut self, req: &Request<'_>) -> Result<Reply, LinkError> {
         let request = req.name();
         let timeout = match req {
-            Request::Invoke => self.options.invoke_timeout,
+            Request::Invoke | Request::InvokeUntil { .. } => self.options.invoke_timeout,
             _ => self.options.timeout,
         };
         let mut buf = [0u8; MAX_FRAME];
@@ -556,12 +582,13 @@ fn interpret(req: &Request<'_>, body: &[u8]) -> Result<Option<Reply>, LinkError>
             n_outputs,
         })),
         (Request::WriteInput { .. }, Response::Ack) => Some(Reply::Ack),
-        (Request::Invoke, Response::Invoked { ticks }) => Some(Reply::Invoked(ticks)),
-        (Request::ReadOutput { offset, len, .. }, Response::Output { offset: at, data })
-            if at == *offset && data.len() == *len as usize =>
-        {
-            Some(Reply::Output(data.to_vec()))
+        (Request::Invoke | Request::InvokeUntil { .. }, Response::Invoked { ticks }) => {
+            Some(Reply::Invoked(ticks))
         }
+        (
+            Request::ReadOutput { offset, len, .. } | Request::ReadArena { offset, len },
+            Response::Output { offset: at, data },
+        ) if at == *offset && data.len() == *len as usize => Some(Reply::Output(data.to_vec())),
         (
             Request::Stats,
             Response::Stats {

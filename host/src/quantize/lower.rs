@@ -299,7 +299,7 @@ impl Lowering<'_> {
                 let wl = self.weighted(node, p.act, w, p.out_c as usize, 0)?;
                 let (xq, oq, per_channel) = (wl.xq, wl.oq, wl.tables.mult.len() > 1);
                 let (act_min, act_max) = wl.clamp;
-                let wid = self.int8_const(node.inputs[1], wl.wq, wl.ws);
+                let wid = self.int8_const(node.inputs[1], wl.wq, wl.ws, 0);
                 Ok(QNode {
                     op: QOp::Conv2d(q::QConv2dP {
                         batch: p.batch,
@@ -344,7 +344,7 @@ impl Lowering<'_> {
                 let (xq, oq, per_channel) = (wl.xq, wl.oq, wl.tables.mult.len() > 1);
                 let (act_min, act_max) = wl.clamp;
                 let wq: Vec<i8> = (0..kk * n).map(|i| wl.wq[(i % n) * kk + i / n]).collect();
-                let wid = self.int8_const(node.inputs[1], wq, wl.ws);
+                let wid = self.int8_const(node.inputs[1], wq, wl.ws, 1);
                 Ok(QNode {
                     op: QOp::Dense(q::QDenseP {
                         batch: p.batch,
@@ -381,7 +381,7 @@ impl Lowering<'_> {
                             .fold((0f32, 0f32), |(a, b), &v| (a.min(v), b.max(v)));
                         let (s, z) = act_qparams(lo, hi);
                         let qv: Vec<i8> = d.iter().map(|&v| q::quantize_f32(v, s, z)).collect();
-                        let id = self.int8_const(t, qv, vec![s]);
+                        let id = self.int8_const(t, qv, vec![s], 0);
                         self.out.tensors[id].quant = Some(QParams::per_tensor(s, z));
                         ins.push(Err(id));
                         qs.push(QParams::per_tensor(s, z));
@@ -684,20 +684,30 @@ impl Lowering<'_> {
     }
 
     /// Adds the int8 version of constant `of` to the output graph.
-    fn int8_const(&mut self, of: TensorId, values: Vec<i8>, scales: Vec<f32>) -> TensorId {
+    /// Adds the int8 version of constant `of` (symmetric; per channel along `axis` when there
+    /// is more than one scale).
+    fn int8_const(
+        &mut self,
+        of: TensorId,
+        values: Vec<i8>,
+        scales: Vec<f32>,
+        axis: usize,
+    ) -> TensorId {
         let src = &self.src.tensors[of];
         let zp = vec![0; scales.len()];
+        let axis = (scales.len() > 1).then_some(axis);
         self.out.add_tensor(Tensor {
             name: format!("{}:int8", src.name),
             shape: src.shape.clone(),
-            data: None,
             dtype: DType::I8,
             qdata: Some(values),
             quant: Some(QParams {
                 scale: scales,
                 zp,
-                axis: Some(0),
+                axis,
             }),
+            origin: Some(of),
+            ..Tensor::default()
         })
     }
 
@@ -761,6 +771,7 @@ impl Lowering<'_> {
             shape: src.shape.clone(),
             dtype: DType::I8,
             quant: Some(qp),
+            origin: Some(t),
             ..Tensor::default()
         });
         self.out.nodes.push(Node {
@@ -801,10 +812,11 @@ impl Lowering<'_> {
         let base = t.name.trim_end_matches(":int8").to_string();
         let shape = t.shape.clone();
         let len = t.len() as u32;
-        let f = self.out.add_tensor(Tensor::act(
-            name.unwrap_or_else(|| format!("{base}:f32")),
-            shape,
-        ));
+        let origin = Some(t.origin.unwrap_or(i));
+        let f = self.out.add_tensor(Tensor {
+            origin,
+            ..Tensor::act(name.unwrap_or_else(|| format!("{base}:f32")), shape)
+        });
         self.out.nodes.push(Node {
             name: format!("{base}:dequantize"),
             op_type: "DequantizeLinear".into(),
