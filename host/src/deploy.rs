@@ -385,6 +385,9 @@ pub struct DeviceRunner {
     _qemu: crate::link::QemuSession,
     firmware: Firmware,
     output_bytes: Vec<usize>,
+    /// Graph inputs and outputs (element types and params of the bytes on the link).
+    inputs: Vec<crate::ir::Tensor>,
+    outputs: Vec<crate::ir::Tensor>,
     instructions_per_tick: f64,
     /// Per node: its first output's arena region, element type and params.
     layer_outputs: Vec<(crate::plan::Region, crate::ir::Tensor)>,
@@ -423,6 +426,8 @@ impl DeviceRunner {
             _qemu: qemu,
             firmware: fw,
             output_bytes: g.outputs.iter().map(|&t| g.tensors[t].bytes()).collect(),
+            inputs: g.inputs.iter().map(|&t| g.tensors[t].clone()).collect(),
+            outputs: g.outputs.iter().map(|&t| g.tensors[t].clone()).collect(),
             instructions_per_tick: board.instructions_per_tick(),
             layer_outputs: g
                 .nodes
@@ -438,23 +443,21 @@ impl DeviceRunner {
     }
 }
 
-fn le_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-fn from_le_bytes(b: &[u8]) -> Vec<f32> {
-    b.chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect()
-}
-
 impl Runner for DeviceRunner {
     fn run(&mut self, inputs: &[&[f32]]) -> Result<RunResult, DeployError> {
-        let bytes: Vec<Vec<u8>> = inputs.iter().map(|v| le_bytes(v)).collect();
+        let bytes: Vec<Vec<u8>> = inputs
+            .iter()
+            .zip(&self.inputs)
+            .map(|(v, t)| crate::sim::raw_bytes_of(t, v))
+            .collect();
         let refs: Vec<&[u8]> = bytes.iter().map(Vec::as_slice).collect();
         let (outs, ticks) = self.device.run_sample(&refs, &self.output_bytes)?;
         Ok(RunResult {
-            outputs: outs.iter().map(|b| from_le_bytes(b)).collect(),
+            outputs: outs
+                .iter()
+                .zip(&self.outputs)
+                .map(|(b, t)| crate::sim::raw_values_of(t, b))
+                .collect(),
             instructions: Some((ticks as f64 * self.instructions_per_tick).round() as u64),
         })
     }
@@ -463,7 +466,11 @@ impl Runner for DeviceRunner {
         inputs: &[&[f32]],
         layers: &[usize],
     ) -> Result<Vec<LayerOutput>, DeployError> {
-        let bytes: Vec<Vec<u8>> = inputs.iter().map(|v| le_bytes(v)).collect();
+        let bytes: Vec<Vec<u8>> = inputs
+            .iter()
+            .zip(&self.inputs)
+            .map(|(v, t)| crate::sim::raw_bytes_of(t, v))
+            .collect();
         let mut out = Vec::with_capacity(layers.len());
         for &l in layers {
             // Every partial run starts from freshly written inputs: a run may overwrite them.

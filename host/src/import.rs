@@ -25,6 +25,7 @@ mod gather;
 mod pad;
 mod pool2d;
 mod qdq;
+mod qlinear;
 mod reduce;
 mod resize;
 mod softmax;
@@ -501,6 +502,12 @@ pub fn import_proto(
     proto: &pb::ModelProto,
     opts: &ImportOptions,
 ) -> Result<Imported, ImportError> {
+    // Integer operators (QLinearConv, ConvInteger, ...) become their QDQ form first.
+    let rewritten = qlinear::rewrite(proto);
+    let (proto, integral_casts) = match &rewritten {
+        Some((p, casts)) => (p, casts.clone()),
+        None => (proto, HashSet::new()),
+    };
     let Some(graph) = &proto.graph else {
         return Err(ImportError::NotOnnx {
             path: path.into(),
@@ -512,7 +519,7 @@ pub fn import_proto(
     let inputs = resolve_input_shapes(path, graph, opts, &mut notices)?;
     let mut problems = vec![];
     for i in &inputs {
-        if i.elem_type != pb::tensor_proto::DataType::Float as i32 {
+        if !is_io_elem(i.elem_type) {
             problems.push(Problem {
                 node: i.name.clone(),
                 op_type: "input".into(),
@@ -622,6 +629,7 @@ pub fn import_proto(
     let qdq = qdq::analyse(graph, &values);
     let mut cx = Cx::new(&values, graph_outputs, used);
     cx.qconsts = qdq.consts.clone();
+    cx.integral_casts = integral_casts;
     cx.g.meta = ir::ModelMeta {
         quantized: qdq.is_quantized(),
         producer: if proto.producer_version.is_empty() {
@@ -633,16 +641,35 @@ pub fn import_proto(
         notices,
     };
     for i in &inputs {
-        let id =
-            cx.g.add_tensor(ir::Tensor::act(i.name.clone(), i.shape.clone()));
+        let int8 = i.elem_type == pb::tensor_proto::DataType::Int8 as i32;
+        let uint8 = i.elem_type == pb::tensor_proto::DataType::Uint8 as i32;
+        let mut t = ir::Tensor::act(i.name.clone(), i.shape.clone());
+        if int8 || uint8 {
+            t.dtype = ir::DType::I8;
+        }
+        if uint8 {
+            t.io = Some(ir::IoType::Uint8);
+        }
+        let id = cx.g.add_tensor(t);
         cx.g.inputs.push(id);
+        // A uint8 input is flipped to int8 (`u - 128`) right away.
+        let id = if uint8 {
+            flip_uint8(
+                &mut cx,
+                id,
+                format!("{}:int8", i.name),
+                format!("{}:to_int8", i.name),
+            )
+        } else {
+            id
+        };
         cx.ids.insert(i.name.clone(), id);
     }
     // Values that are unavailable because an earlier node failed: nodes reading them are only
     // checked against their spec, so the report names root causes instead of cascades.
     let mut poisoned: HashSet<String> = HashSet::new();
     for i in &inputs {
-        if i.elem_type != pb::tensor_proto::DataType::Float as i32 {
+        if !is_io_elem(i.elem_type) {
             poisoned.insert(i.name.clone());
         }
     }
@@ -686,6 +713,22 @@ pub fn import_proto(
                          parameters; kiln uses the first"
                     ));
                 }
+            }
+            continue;
+        }
+        if let Some((qp, unsigned)) = qdq.q_emit.get(&index) {
+            if let Err(reason) = emit_quantize(&mut cx, node, &name, qp, *unsigned) {
+                problems.push(problem(reason));
+                poisoned.extend(outs.iter().map(|o| o.to_string()));
+            }
+            continue;
+        }
+        if let Some(qp) = qdq.dq_emit.get(&index) {
+            if node.input.first().is_some_and(|x| poisoned.contains(x)) {
+                poisoned.extend(outs.iter().map(|o| o.to_string()));
+            } else if let Err(reason) = emit_dequantize(&mut cx, node, &name, qp) {
+                problems.push(problem(reason));
+                poisoned.extend(outs.iter().map(|o| o.to_string()));
             }
             continue;
         }
@@ -797,6 +840,135 @@ fn tract_error(path: &Path, e: TractError) -> ImportError {
         message: format!("{e:#}"),
         source: e.into(),
     }
+}
+
+/// Element types a graph input may have: float32, or int8 / uint8 read by a `DequantizeLinear`.
+fn is_io_elem(elem: i32) -> bool {
+    use pb::tensor_proto::DataType;
+    elem == DataType::Float as i32
+        || elem == DataType::Int8 as i32
+        || elem == DataType::Uint8 as i32
+}
+
+/// The int8 ↔ uint8 bit flip (`lut[i] = i`, reinterpreted): `u - 128` one way, `q + 128` the
+/// other. Adds a node from `x` into a new int8 tensor `out_name`; returns it.
+fn flip_uint8(cx: &mut Cx, x: ir::TensorId, out_name: String, node_name: String) -> ir::TensorId {
+    let src = &cx.g.tensors[x];
+    let mut t = ir::Tensor::act(out_name, src.shape.clone());
+    t.dtype = ir::DType::I8;
+    t.quant = src.quant.clone();
+    let len = t.len() as u32;
+    let y = cx.g.add_tensor(t);
+    cx.g.nodes.push(ir::Node {
+        name: node_name,
+        op_type: "Cast".into(),
+        op: ir::Op::Q(kiln_kernels::i8::QOp::Lut(kiln_kernels::i8::LutP { len })),
+        inputs: vec![x],
+        outputs: vec![y],
+        idx: vec![],
+        tables: ir::QTables {
+            lut: (0..256).map(|i| i as u8 as i8).collect(),
+            ..Default::default()
+        },
+        macs: 0,
+    });
+    y
+}
+
+/// A kept `QuantizeLinear` (f32 → int8; a uint8 output through a bit flip).
+fn emit_quantize(
+    cx: &mut Cx,
+    node: &pb::NodeProto,
+    name: &str,
+    qp: &ir::QParams,
+    unsigned: bool,
+) -> Result<(), Reason> {
+    let x = cx.tensor(node.input.first().map_or("", |s| s.as_str()))?;
+    if cx.g.tensors[x].dtype != ir::DType::F32 {
+        return Err(Reason::Limitation {
+            what: "QuantizeLinear of a value that is already int8".into(),
+        });
+    }
+    let out = node.output.first().cloned().unwrap_or_default();
+    let mut t = ir::Tensor::act(
+        if unsigned {
+            format!("{out}:int8")
+        } else {
+            out.clone()
+        },
+        cx.g.tensors[x].shape.clone(),
+    );
+    t.dtype = ir::DType::I8;
+    t.quant = Some(qp.clone());
+    let len = t.len() as u32;
+    let y = cx.g.add_tensor(t);
+    let (scale, zp) = qp.one();
+    cx.g.nodes.push(ir::Node {
+        name: name.to_string(),
+        op_type: "QuantizeLinear".into(),
+        op: ir::Op::Quantize(kiln_kernels::i8::QuantizeP { len, scale, zp }),
+        inputs: vec![x],
+        outputs: vec![y],
+        idx: vec![],
+        tables: Default::default(),
+        macs: 0,
+    });
+    let y = if unsigned {
+        let u = flip_uint8(cx, y, out.clone(), format!("{name}:to_uint8"));
+        cx.g.tensors[u].io = Some(ir::IoType::Uint8);
+        u
+    } else {
+        y
+    };
+    cx.ids.insert(out, y);
+    Ok(())
+}
+
+/// A kept `DequantizeLinear` of a runtime int8 value (int8 → f32); the value takes the params
+/// when it has none yet (a graph input).
+fn emit_dequantize(
+    cx: &mut Cx,
+    node: &pb::NodeProto,
+    name: &str,
+    qp: &ir::QParams,
+) -> Result<(), Reason> {
+    let xname = node.input.first().map_or("", |s| s.as_str());
+    let x = cx.tensor(xname)?;
+    let t = &mut cx.g.tensors[x];
+    if t.dtype != ir::DType::I8 {
+        return Err(Reason::DType {
+            value: xname.to_string(),
+            dtype: "float32".into(),
+            expected: "int8 or uint8",
+        });
+    }
+    match &t.quant {
+        None => t.quant = Some(qp.clone()),
+        Some(q) if q == qp => {}
+        Some(_) => {
+            return Err(Reason::Limitation {
+                what: format!("`{xname}` is dequantized with different parameters"),
+            })
+        }
+    }
+    let out = node.output.first().cloned().unwrap_or_default();
+    let mut f = ir::Tensor::act(out.clone(), t.shape.clone());
+    f.quant = Some(qp.clone());
+    let len = f.len() as u32;
+    let y = cx.g.add_tensor(f);
+    let (scale, zp) = qp.one();
+    cx.g.nodes.push(ir::Node {
+        name: name.to_string(),
+        op_type: "DequantizeLinear".into(),
+        op: ir::Op::Dequantize(kiln_kernels::i8::DequantizeP { len, scale, zp }),
+        inputs: vec![x],
+        outputs: vec![y],
+        idx: vec![],
+        tables: Default::default(),
+        macs: 0,
+    });
+    cx.ids.insert(out, y);
+    Ok(())
 }
 
 /// tract's analysis folds a node only when its inputs and outputs stay within a memory budget

@@ -81,6 +81,18 @@ pub struct Tensor {
     /// For a tensor the int8 lowering added (a quantized or dequantized copy, int8 weights):
     /// the tensor of the f32 graph it stands for.
     pub origin: Option<TensorId>,
+    /// Element type of a graph input or output outside kiln when it is not the tensor's own
+    /// (`uint8` for an int8 tensor holding uint8 bytes next to a bit-flip node; `int32` for an
+    /// f32 tensor holding exact integers).
+    pub io: Option<IoType>,
+}
+
+/// Element type of a graph input or output as the user's data has it (see [`Tensor::io`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IoType {
+    Uint8,
+    Int32,
 }
 
 impl Tensor {

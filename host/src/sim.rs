@@ -66,7 +66,9 @@ impl<'g> Simulator<'g> {
     /// (in execution order), while its arena region still holds it. int8 tensors are observed
     /// dequantized with their own params. Returns what `run` returns.
     ///
-    /// `inputs` are f32 values; an int8 graph input takes them as integers (saturated).
+    /// `inputs` are f32 values; an int8 graph input takes them as integers, `-128..=127`, or
+    /// `0..=255` for a uint8 one (its bytes). Outputs are f32 values; an int8 graph output
+    /// gives its integers (uint8 ones `0..=255`), not dequantized.
     pub fn run_observed(
         &mut self,
         inputs: &[&[f32]],
@@ -82,10 +84,7 @@ impl<'g> Simulator<'g> {
                 g.tensors[t].name
             );
             if let Some(Loc::Arena(r)) = self.plan.locs[t] {
-                let bytes: Vec<u8> = match g.tensors[t].dtype {
-                    DType::F32 => data.iter().flat_map(|v| v.to_le_bytes()).collect(),
-                    DType::I8 => data.iter().map(|&v| v as i8 as u8).collect(),
-                };
+                let bytes = raw_bytes_of(&g.tensors[t], data);
                 self.arena.as_mut_bytes()[r.offset..r.offset + bytes.len()].copy_from_slice(&bytes);
             }
             observe(t, data);
@@ -173,7 +172,17 @@ impl<'g> Simulator<'g> {
                 }
             }
         }
-        g.outputs.iter().map(|&t| self.read(t)).collect()
+        g.outputs.iter().map(|&t| self.read_raw(t)).collect()
+    }
+
+    /// Tensor `t`'s current arena contents as f32, int8 as its integers ([`raw_values_of`]).
+    fn read_raw(&self, t: TensorId) -> Vec<f32> {
+        let tensor = &self.graph.tensors[t];
+        let r = self.plan.arena(t);
+        raw_values_of(
+            tensor,
+            &self.arena.as_bytes()[r.offset..r.offset + tensor.bytes()],
+        )
     }
 
     /// Tensor `t`'s current arena contents as f32 (int8 dequantized with its params).
@@ -212,6 +221,24 @@ pub fn values_of(tensor: &crate::ir::Tensor, bytes: &[u8]) -> Vec<f32> {
                 .map(|&b| q::dequantize_f32(b as i8, scale, zp))
                 .collect()
         }
+    }
+}
+
+/// The values of a graph input or output as the user's data has them: f32 as is, int8 as its
+/// integers (`0..=255` for a uint8 one, [`crate::ir::IoType::Uint8`]).
+pub fn raw_values_of(tensor: &crate::ir::Tensor, bytes: &[u8]) -> Vec<f32> {
+    match (tensor.dtype, tensor.io) {
+        (DType::F32, _) => values_of(tensor, bytes),
+        (DType::I8, Some(crate::ir::IoType::Uint8)) => bytes.iter().map(|&b| b as f32).collect(),
+        (DType::I8, _) => bytes.iter().map(|&b| b as i8 as f32).collect(),
+    }
+}
+
+/// The bytes of a graph input from its values as [`raw_values_of`] gives them.
+pub fn raw_bytes_of(tensor: &crate::ir::Tensor, values: &[f32]) -> Vec<u8> {
+    match tensor.dtype {
+        DType::F32 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        DType::I8 => values.iter().map(|&v| v as i32 as u8).collect(),
     }
 }
 

@@ -63,6 +63,21 @@ const OPS: &[&str] = &[
     "Identity",
     "Dropout",
     "DequantizeLinear",
+    "QuantizeLinear",
+    "QLinearConv",
+    "QLinearMatMul",
+    "ConvInteger",
+    "MatMulInteger",
+];
+
+/// The quantization ops, whose tests may have int8 / uint8 / int32 inputs and outputs.
+const QUANT_OPS: &[&str] = &[
+    "QuantizeLinear",
+    "DequantizeLinear",
+    "QLinearConv",
+    "QLinearMatMul",
+    "ConvInteger",
+    "MatMulInteger",
 ];
 
 /// The DESIGN f32 contract: `|got − expected| ≤ atol + rtol·|expected|`.
@@ -216,22 +231,45 @@ fn dims(t: &pb::TensorProto) -> Vec<usize> {
     t.dims.iter().map(|&d| d.max(0) as usize).collect()
 }
 
-/// The values of a float32 `TensorProto`.
+/// Element types of runtime inputs and outputs in scope: float32, and the int8 / uint8 / int32
+/// values of the quantized ops (compared as numbers).
+fn io_type(dt: Option<i32>) -> bool {
+    [
+        DataType::Float,
+        DataType::Int8,
+        DataType::Uint8,
+        DataType::Int32,
+    ]
+    .iter()
+    .any(|&d| dt == Some(d as i32))
+}
+
+/// The values of a float32, int8, uint8 or int32 `TensorProto`, as f32 (exact for these
+/// integers).
 fn f32_data(t: &pb::TensorProto) -> Result<Vec<f32>, String> {
-    if t.data_type != DataType::Float as i32 {
-        return Err(format!(
-            "tensor `{}` is {}, not float32",
-            t.name,
-            dtype_name(t.data_type)
-        ));
-    }
-    let data: Vec<f32> = if !t.raw_data.is_empty() {
-        t.raw_data
+    let raw = &t.raw_data;
+    let data: Vec<f32> = match DataType::try_from(t.data_type) {
+        Ok(DataType::Float) if !raw.is_empty() => raw
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect()
-    } else {
-        t.float_data.clone()
+            .collect(),
+        Ok(DataType::Float) => t.float_data.clone(),
+        Ok(DataType::Int8) if !raw.is_empty() => raw.iter().map(|&b| b as i8 as f32).collect(),
+        Ok(DataType::Uint8) if !raw.is_empty() => raw.iter().map(|&b| b as f32).collect(),
+        Ok(DataType::Int32) if !raw.is_empty() => raw
+            .chunks_exact(4)
+            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32)
+            .collect(),
+        Ok(DataType::Int8 | DataType::Uint8 | DataType::Int32) => {
+            t.int32_data.iter().map(|&v| v as f32).collect()
+        }
+        _ => {
+            return Err(format!(
+                "tensor `{}` is {}, not float32 or an 8/32-bit integer",
+                t.name,
+                dtype_name(t.data_type)
+            ))
+        }
     };
     let n: usize = dims(t).iter().product();
     if data.len() != n {
@@ -277,8 +315,6 @@ fn attr<'a>(node: &'a pb::NodeProto, name: &str) -> Option<&'a pb::AttributeProt
 fn runtime_slot(op: &str, pos: usize) -> bool {
     match op {
         "Add" | "Sub" | "Mul" | "Div" | "Concat" => true,
-        // Its int8/uint8 `x` is folded to f32 with the scale and zero point.
-        "DequantizeLinear" => false,
         _ => pos == 0,
     }
 }
@@ -290,8 +326,8 @@ struct Case {
     model: pb::ModelProto,
     /// Runtime inputs: (ONNX name, values).
     inputs: Vec<(String, Vec<f32>)>,
-    /// Expected outputs: (ONNX name, shape, values).
-    outputs: Vec<(String, Vec<usize>, Vec<f32>)>,
+    /// Expected outputs: (ONNX name, shape, values, element type).
+    outputs: Vec<(String, Vec<usize>, Vec<f32>, i32)>,
 }
 
 /// What a test folder holds, as far as this suite is concerned.
@@ -317,6 +353,13 @@ fn load_case(dir: &Path) -> Result<Loaded, String> {
     if graph.node.is_empty() || !graph.node.iter().all(ours) {
         return Ok(Loaded::NotOurs);
     }
+    // Integer inputs and outputs are in scope for the quantization ops only (not, e.g., integer
+    // Add: kiln computes float32 or quantized int8).
+    let quantized = graph
+        .node
+        .iter()
+        .any(|n| QUANT_OPS.contains(&n.op_type.as_str()));
+    let io_ok = |et: Option<i32>| et == Some(DataType::Float as i32) || (quantized && io_type(et));
     let data = dir.join("test_data_set_0");
     let inits: HashSet<String> = graph.initializer.iter().map(|t| t.name.clone()).collect();
     let declared: Vec<pb::ValueInfoProto> = graph
@@ -339,7 +382,7 @@ fn load_case(dir: &Path) -> Result<Loaded, String> {
             || consumers.any(|(n, pos, _)| runtime_slot(&n.op_type, pos));
         if is_runtime {
             let et = elem_type(input);
-            if et != Some(DataType::Float as i32) {
+            if !io_ok(et) || et == Some(DataType::Int32 as i32) {
                 let what = et.map(dtype_name).unwrap_or_else(|| "not a tensor".into());
                 return Ok(Loaded::OutOfScope(format!(
                     "runtime input `{}` is {what}",
@@ -353,7 +396,7 @@ fn load_case(dir: &Path) -> Result<Loaded, String> {
     }
     for out in &graph.output {
         let et = elem_type(out);
-        if et != Some(DataType::Float as i32) {
+        if !io_ok(et) {
             let what = et.map(dtype_name).unwrap_or_else(|| "not a tensor".into());
             return Ok(Loaded::OutOfScope(format!(
                 "output `{}` is {what}",
@@ -362,7 +405,29 @@ fn load_case(dir: &Path) -> Result<Loaded, String> {
         }
     }
     let constant = |v: &str| constants.iter().find(|(n, _)| n == v).map(|(_, t)| t);
+    let initializer = |v: &str| {
+        constant(v)
+            .cloned()
+            .or_else(|| graph.initializer.iter().find(|t| t.name == v).cloned())
+    };
     for node in &graph.node {
+        // Quantization scales other than float32 (float16, bfloat16) are out of scope.
+        let scale_slots: &[usize] = match node.op_type.as_str() {
+            "QuantizeLinear" | "DequantizeLinear" => &[1],
+            "QLinearConv" => &[1, 4, 6],
+            "QLinearMatMul" => &[1, 4, 6],
+            _ => &[],
+        };
+        for &slot in scale_slots {
+            let scale = node.input.get(slot).and_then(|v| initializer(v));
+            if let Some(s) = scale.filter(|s| s.data_type != DataType::Float as i32) {
+                return Ok(Loaded::OutOfScope(format!(
+                    "{} scale is {}",
+                    node.op_type,
+                    dtype_name(s.data_type)
+                )));
+            }
+        }
         match node.op_type.as_str() {
             "BatchNormalization" => {
                 let training = attr(node, "training_mode").is_some_and(|a| a.i != 0)
@@ -391,23 +456,13 @@ fn load_case(dir: &Path) -> Result<Loaded, String> {
                     )));
                 }
             }
-            "DequantizeLinear" => {
-                let x = node.input.first().and_then(|v| constant(v));
-                let int8 = [DataType::Int8 as i32, DataType::Uint8 as i32];
-                if let Some(x) = x.filter(|x| !int8.contains(&x.data_type)) {
-                    return Ok(Loaded::OutOfScope(format!(
-                        "DequantizeLinear of {}",
-                        dtype_name(x.data_type)
-                    )));
-                }
-            }
             _ => {}
         }
     }
     let mut outputs = vec![];
     for (i, out) in graph.output.iter().enumerate() {
         let t: pb::TensorProto = decode(&data.join(format!("output_{i}.pb")))?;
-        outputs.push((out.name.clone(), dims(&t), f32_data(&t)?));
+        outputs.push((out.name.clone(), dims(&t), f32_data(&t)?, t.data_type));
     }
     let moved: HashSet<String> = constants.iter().map(|(n, _)| n.clone()).collect();
     graph.input.retain(|i| !moved.contains(&i.name));
@@ -477,7 +532,31 @@ fn run_case(case: &Case, atol: f32, rtol: f32) -> Result<(), String> {
         ));
     }
     let got = kiln::sim::Simulator::new(&graph, &plan).run(&inputs);
-    for (i, (name, shape, want)) in case.outputs.iter().enumerate() {
+    check_outputs(case, &graph, &got, atol, rtol)?;
+    // A quantized model also runs int8 with its own parameters: the int8 kernels must meet the
+    // same expectations.
+    if graph.meta.quantized {
+        let (q, _) = kiln::quantize::lower::lower(&graph, None, &Default::default())
+            .map_err(|e| format!("int8 lowering: {e}"))?;
+        let qplan = kiln::plan::plan(&q);
+        kiln::plan::verify(&q, &qplan).map_err(|e| format!("int8 plan: {e}"))?;
+        let got = kiln::sim::Simulator::new(&q, &qplan).run(&inputs);
+        check_outputs(case, &q, &got, atol, rtol).map_err(|e| format!("int8: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Compares a run's outputs with the expected ones: float32 within the tolerance, int8 / uint8
+/// within one step (the ONNX reference rounds a float result; kiln requantizes in fixed point),
+/// int32 exactly.
+fn check_outputs(
+    case: &Case,
+    graph: &kiln::ir::Graph,
+    got: &[Vec<f32>],
+    atol: f32,
+    rtol: f32,
+) -> Result<(), String> {
+    for (i, (name, shape, want, dt)) in case.outputs.iter().enumerate() {
         let t = &graph.tensors[graph.outputs[i]];
         if &t.shape != shape {
             return Err(format!(
@@ -485,6 +564,11 @@ fn run_case(case: &Case, atol: f32, rtol: f32) -> Result<(), String> {
                 t.shape
             ));
         }
+        let (atol, rtol) = match DataType::try_from(*dt) {
+            Ok(DataType::Int8 | DataType::Uint8) => (1.0, 0.0),
+            Ok(DataType::Int32) => (0.0, 0.0),
+            _ => (atol, rtol),
+        };
         compare(name, &got[i], want, atol, rtol)?;
     }
     Ok(())

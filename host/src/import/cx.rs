@@ -83,6 +83,8 @@ pub(crate) struct Cx<'a> {
     overlay: HashMap<String, Vec<usize>>,
     /// Quantization of folded constants of a pre-quantized model, by ONNX value name.
     pub qconsts: HashMap<String, ir::QParams>,
+    /// Names of the int32 `Cast`s that [`super::qlinear`] wrote after an integer op.
+    pub integral_casts: HashSet<String>,
 }
 
 impl<'a> Cx<'a> {
@@ -99,6 +101,7 @@ impl<'a> Cx<'a> {
             used,
             overlay: HashMap::new(),
             qconsts: HashMap::new(),
+            integral_casts: HashSet::new(),
         }
     }
 

@@ -36,6 +36,12 @@ pub(crate) struct Qdq {
     /// Folded constant (a `DequantizeLinear` output) → its quantization (int8 domain, `axis`
     /// set for per-axis params).
     pub consts: HashMap<String, QParams>,
+    /// `QuantizeLinear`s kept as nodes (their output is a graph output, or is read by other
+    /// nodes than matching `DequantizeLinear`s) → `(params, the output is uint8)`.
+    pub q_emit: HashMap<usize, (QParams, bool)>,
+    /// `DequantizeLinear`s of a runtime int8 / uint8 value (a graph input, or a kept
+    /// `QuantizeLinear`) kept as nodes → params.
+    pub dq_emit: HashMap<usize, QParams>,
     /// Nodes whose quantization form kiln refuses, with the reason.
     pub problems: Vec<(usize, Reason)>,
 }
@@ -43,7 +49,10 @@ pub(crate) struct Qdq {
 impl Qdq {
     /// The model carries its own quantization.
     pub fn is_quantized(&self) -> bool {
-        !self.q_nodes.is_empty() || !self.consts.is_empty()
+        !self.q_nodes.is_empty()
+            || !self.consts.is_empty()
+            || !self.q_emit.is_empty()
+            || !self.dq_emit.is_empty()
     }
 }
 
@@ -122,7 +131,6 @@ pub(crate) fn analyse(graph: &pb::GraphProto, values: &HashMap<String, ValueInfo
         }
     }
     let outputs: HashSet<&str> = graph.output.iter().map(|o| o.name.as_str()).collect();
-    let inputs: HashSet<&str> = graph.input.iter().map(|o| o.name.as_str()).collect();
 
     for (i, node) in graph.node.iter().enumerate() {
         if !node.domain.is_empty() && node.domain != "ai.onnx" {
@@ -157,19 +165,38 @@ pub(crate) fn analyse(graph: &pb::GraphProto, values: &HashMap<String, ValueInfo
                     Err(r) => qdq.problems.push((i, r)),
                 }
             }
-            "DequantizeLinear" if inputs.contains(x.as_str()) => {
-                qdq.problems.push((
-                    i,
-                    Reason::Limitation {
-                        what: format!(
-                            "model input `{x}` is quantized; kiln's quantized models take float \
-                             inputs (a QuantizeLinear inside the model)"
-                        ),
-                    },
-                ));
+            "DequantizeLinear" => {
+                if attr_i(node, "block_size").unwrap_or(0) != 0 {
+                    qdq.problems.push((
+                        i,
+                        Reason::Limitation {
+                            what: "blocked quantization (block_size) has no int8 kernel".into(),
+                        },
+                    ));
+                    continue;
+                }
+                // Absorbed pairs are decided at their QuantizeLinear (earlier in the graph).
+                if qdq.dq_nodes.contains_key(&i) {
+                    continue;
+                }
+                match params(node, values) {
+                    Ok((s, z, _)) if s.len() == 1 && z.len() == 1 => {
+                        qdq.dq_emit.insert(i, qparams(s, &z, None));
+                    }
+                    Ok(_) => qdq.problems.push((
+                        i,
+                        Reason::Limitation {
+                            what: format!(
+                                "per-axis dequantization of the runtime value `{x}` has no \
+                                 int8 kernel"
+                            ),
+                        },
+                    )),
+                    Err(r) => qdq.problems.push((i, r)),
+                }
             }
             "QuantizeLinear" if !is_const(x) => {
-                let (scales, zps, _) = match params(node, values) {
+                let (scales, zps, dtype) = match params(node, values) {
                     Ok(p) => p,
                     Err(r) => {
                         qdq.problems.push((i, r));
@@ -186,18 +213,6 @@ pub(crate) fn analyse(graph: &pb::GraphProto, values: &HashMap<String, ValueInfo
                     ));
                     continue;
                 }
-                if outputs.contains(y.as_str()) {
-                    qdq.problems.push((
-                        i,
-                        Reason::Limitation {
-                            what: format!(
-                                "graph output `{y}` is quantized; kiln's quantized models give \
-                                 float outputs (a DequantizeLinear inside the model)"
-                            ),
-                        },
-                    ));
-                    continue;
-                }
                 let rs = readers.get(y.as_str()).cloned().unwrap_or_default();
                 let matching = |&r: &usize| {
                     let d = &graph.node[r];
@@ -205,16 +220,11 @@ pub(crate) fn analyse(graph: &pb::GraphProto, values: &HashMap<String, ValueInfo
                         && d.input.first() == Some(y)
                         && params(d, values).is_ok_and(|(s, z, _)| s == scales && z == zps)
                 };
-                if rs.is_empty() || !rs.iter().all(matching) {
-                    qdq.problems.push((
-                        i,
-                        Reason::Limitation {
-                            what: format!(
-                                "`{y}` is read by something other than a DequantizeLinear with \
-                                 the same scale and zero point; kiln runs QDQ pairs"
-                            ),
-                        },
-                    ));
+                if outputs.contains(y.as_str()) || rs.is_empty() || !rs.iter().all(matching) {
+                    // Kept: a real int8 value (graph output, or read by a QLinear-style node).
+                    let unsigned = dtype == DatumType::U8;
+                    qdq.q_emit
+                        .insert(i, (qparams(scales, &zps, None), unsigned));
                     continue;
                 }
                 for r in rs {

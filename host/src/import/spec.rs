@@ -323,7 +323,9 @@ pub(crate) fn check_values(
         // A missing output shape is not a problem yet: most lowerings compute it themselves
         // (and say so when they cannot).
         if let Some(dt) = cx.info(name).and_then(|v| v.dtype) {
-            if dt != DatumType::F32 {
+            // The int32 result of a rewritten integer op is exact in f32.
+            let integral = dt == DatumType::I32 && cx.integral_casts.contains(&n.name);
+            if dt != DatumType::F32 && !integral {
                 reasons.push(Reason::DType {
                     value: name.to_string(),
                     dtype: super::dtype_name(dt),

@@ -253,6 +253,15 @@ fn lower_copy(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
 
 fn lower_cast(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
     let to = n.attr_i("to", 0)?;
+    // The int32 result of a rewritten ConvInteger / MatMulInteger: exact integers in f32.
+    if to == tract_onnx::pb::tensor_proto::DataType::Int32 as i64
+        && cx.integral_casts.contains(&n.name)
+    {
+        lower_copy(cx, n)?;
+        let y = cx.tensor(n.out0()?)?;
+        cx.g.tensors[y].io = Some(crate::ir::IoType::Int32);
+        return Ok(());
+    }
     if to != tract_onnx::pb::tensor_proto::DataType::Float as i64 {
         return Err(n.bad_attr(
             "to",

@@ -140,9 +140,67 @@ pub fn lower(
         report: LowerReport::default(),
     };
     for &t in &g.inputs {
-        l.as_f32.insert(t, t);
+        match g.tensors[t].dtype {
+            DType::F32 => l.as_f32.insert(t, t),
+            DType::I8 => l.as_i8.insert(t, t),
+        };
     }
     for node in &g.nodes {
+        // The model's own int8 structure (int8 I/O, kept Q / DQ nodes, uint8 flips).
+        match &node.op {
+            Op::F32(_) => {}
+            Op::Q(op) => {
+                let inputs: Vec<TensorId> = node.inputs.iter().map(|&t| l.int8_of(t)).collect();
+                for &o in &node.outputs {
+                    l.as_i8.insert(o, o);
+                }
+                l.out.nodes.push(Node {
+                    op: Op::Q(*op),
+                    inputs,
+                    ..node.clone()
+                });
+                continue;
+            }
+            Op::Dequantize(_) => {
+                // The f32 value is the int8 one: computed only where an f32 layer reads it.
+                let i = l.int8_of(node.inputs[0]);
+                l.as_i8.insert(node.outputs[0], i);
+                continue;
+            }
+            Op::Quantize(qp) => {
+                let (x, o) = (node.inputs[0], node.outputs[0]);
+                let requant = l.as_i8.get(&x).and_then(|&xi| {
+                    let (xs, xz) = l.out.tensors[xi].quant.as_ref().expect("int8").one();
+                    let (mult, shift) = l.multiplier(xs as f64 / qp.scale as f64).ok()?;
+                    Some((
+                        xi,
+                        q::RequantP {
+                            len: qp.len,
+                            in_zp: xz,
+                            out_zp: qp.zp,
+                            mult,
+                            shift,
+                        },
+                    ))
+                });
+                if let Some((xi, rp)) = requant {
+                    l.out.nodes.push(Node {
+                        op: Op::Q(QOp::Requant(rp)),
+                        inputs: vec![xi],
+                        ..node.clone()
+                    });
+                    l.as_i8.insert(o, o);
+                    continue;
+                }
+                let f = l.float_of(x);
+                l.out.nodes.push(Node {
+                    inputs: vec![f],
+                    ..node.clone()
+                });
+                l.as_i8.insert(o, o);
+                continue;
+            }
+        }
         let planned = if opts.float_layers.contains(&node.name) {
             Err(ASKED.to_string())
         } else {
@@ -171,10 +229,17 @@ pub fn lower(
     }
     for i in 0..l.out.outputs.len() {
         let t = l.out.outputs[i];
-        if l.out.tensors[t].dtype == DType::I8 {
+        let produced = l.out.nodes.iter().any(|n| n.outputs.contains(&t));
+        if g.tensors[t].dtype == DType::F32 && l.out.tensors[t].dtype == DType::I8 {
+            // An f32 output an int8 layer computes: dequantized at the boundary, same name.
             let name = l.out.tensors[t].name.clone();
             l.out.tensors[t].name = format!("{name}:int8");
             let f = l.dequantize(t, Some(name));
+            l.out.outputs[i] = f;
+        } else if !produced {
+            // The output of a model's own DequantizeLinear, computed int8 until here.
+            let i8t = l.as_i8[&t];
+            let f = l.dequantize(i8t, Some(l.out.tensors[t].name.clone()));
             l.out.outputs[i] = f;
         }
     }
