@@ -1,5 +1,5 @@
-//! `kiln compare A B`: deltas between two validate runs and the regression gates of B against A;
-//! also the run database and gate options `kiln validate` shares.
+//! `kiln compare A B`: deltas between two runs (validate or bench) and the regression gates of B
+//! against A; also the run database and gate options `kiln validate` and `kiln bench` share.
 
 use std::path::{Path, PathBuf};
 
@@ -10,12 +10,12 @@ use sha2::{Digest, Sha256};
 use super::validate::{Check, Report};
 use super::{print_json, CheckFailed, Format};
 use crate::gate::{self, Deltas, Gate, Limits, RunSummary, Status};
-use crate::store::{RunMeta, Store};
+use crate::store::{kind_of, Kind, RunMeta, Store};
 
 /// Where runs are stored.
 #[derive(Args, Debug, Clone)]
 pub struct DbArgs {
-    /// Run database (SQLite; created by `kiln validate`).
+    /// Run database (SQLite; created by `kiln validate` and `kiln bench`).
     #[arg(long, env = "KILN_DB", default_value = "kiln.db")]
     pub db: PathBuf,
 }
@@ -60,14 +60,43 @@ impl LimitArgs {
     }
 }
 
-/// `kiln validate` options for storing the run and gating it against a baseline.
+/// Where `kiln validate` and `kiln bench` store their run.
 #[derive(Args, Debug, Clone)]
-pub struct ValidateStoreArgs {
+pub struct StoreArgs {
     #[command(flatten)]
     pub db: DbArgs,
     /// Do not store the run.
     #[arg(long)]
     pub no_db: bool,
+}
+
+impl StoreArgs {
+    /// The database to store the run in, opened (created, migrated) for writing; `None` with
+    /// `--no-db`.
+    pub fn open(&self) -> anyhow::Result<Option<Store>> {
+        Ok(if self.no_db {
+            None
+        } else {
+            Some(Store::open(&self.db.db)?)
+        })
+    }
+}
+
+/// What a stored run's model and checkout were, beyond its report.
+pub fn run_meta(model: &Path) -> RunMeta {
+    RunMeta {
+        model_hash: std::fs::read(model)
+            .ok()
+            .map(|b| hex::encode(Sha256::digest(b))),
+        git_commit: crate::store::git_commit(),
+    }
+}
+
+/// `kiln validate` options for storing the run and gating it against a baseline.
+#[derive(Args, Debug, Clone)]
+pub struct ValidateStoreArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// A previous validate report (JSON): fail (exit 1) when this run regresses against it.
     #[arg(long, value_name = "F.json")]
     pub baseline: Option<PathBuf>,
@@ -135,11 +164,7 @@ impl Gating {
                 }
             }
         }
-        let store = if a.no_db {
-            None
-        } else {
-            Some(Store::open(&a.db.db)?)
-        };
+        let store = a.store.open()?;
         Ok(Gating {
             baseline,
             limits: a.limits.limits(),
@@ -168,18 +193,14 @@ impl Gating {
             report.passed = report.checks.iter().all(|c| c.passed);
         }
         if let Some(store) = &mut self.store {
-            let meta = RunMeta {
-                model_hash: std::fs::read(&report.model)
-                    .ok()
-                    .map(|b| hex::encode(Sha256::digest(b))),
-                git_commit: crate::store::git_commit(),
-            };
-            let id = store.insert(&serde_json::to_string_pretty(&*report)?, &meta)?;
-            report.stored = Some(StoredInfo {
-                db: store.path().display().to_string(),
-                id,
-            });
-            store.set_report_json(id, &serde_json::to_string_pretty(&*report)?)?;
+            let meta = run_meta(Path::new(&report.model));
+            let db = store.path().display().to_string();
+            let text = serde_json::to_string_pretty(&*report)?;
+            // One transaction: the run is stored with the report naming its id, or not at all.
+            store.insert_with(&text, &meta, |id| {
+                report.stored = Some(StoredInfo { db, id });
+                serde_json::to_string_pretty(&*report).map(Some)
+            })?;
         }
         Ok(())
     }
@@ -187,7 +208,7 @@ impl Gating {
 
 #[derive(Args, Debug)]
 pub struct CompareArgs {
-    /// The earlier run: a run id in the database or a validate report file.
+    /// The earlier run: a run id in the database, or a validate or bench report file.
     pub a: String,
     /// The later run, gated against A.
     pub b: String,
@@ -204,6 +225,8 @@ struct Side {
     /// `run N` or the report file.
     source: String,
     run: Option<i64>,
+    /// `validate` or `bench` (from the report's schema).
+    kind: Kind,
     #[serde(flatten)]
     summary: RunSummary,
 }
@@ -221,26 +244,48 @@ struct Comparison {
 fn resolve(arg: &str, db: &Path, store: &mut Option<Store>) -> anyhow::Result<Side> {
     let path = Path::new(arg);
     if path.is_file() {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read report {}: {e}", path.display()))?;
+        let summary = crate::store::parse_report(&text, arg)?;
         return Ok(Side {
             source: arg.to_string(),
             run: None,
-            summary: read_report(path)?,
+            kind: kind_of(&summary),
+            summary,
         });
     }
     let Ok(id) = arg.parse::<i64>() else {
         anyhow::bail!(
-            "`{arg}` is neither a run id (`kiln history` lists them) nor a validate report file"
+            "`{arg}` is neither a run id (`kiln history` lists them) nor a validate or bench \
+             report file"
         );
     };
     if store.is_none() {
         *store = Some(Store::open_read_only(db)?);
     }
     let s = store.as_ref().expect("opened above");
+    let summary = s.summary(id)?;
     Ok(Side {
         source: format!("run {id}"),
         run: Some(id),
-        summary: s.summary(id)?,
+        kind: kind_of(&summary),
+        summary,
     })
+}
+
+/// The figures two runs are gated on. Bench runs measure no accuracy, so when either side is a
+/// bench run the comparison is on latency, flash and RAM only: a bench run may be compared with
+/// a validate run of the same model, board and precision (allowed rather than refused: both
+/// measure the same firmware's emulated instructions per inference and sizes; note that the
+/// latency means are over their own samples, bench's `--limit` first ones and validate's
+/// `--data`). The validate side's accuracy is left out of the gates and deltas (otherwise the
+/// accuracy gate would fail for "a run without accuracy") and the accuracy gate is `skipped`.
+fn gated(side: &Side, any_bench: bool) -> RunSummary {
+    let mut s = side.summary.clone();
+    if any_bench {
+        s.accuracy = None;
+    }
+    s
 }
 
 pub fn run(a: CompareArgs) -> anyhow::Result<()> {
@@ -250,9 +295,16 @@ pub fn run(a: CompareArgs) -> anyhow::Result<()> {
     gate::check_comparable(&ra.summary, &rb.summary)
         .map_err(|e| anyhow::anyhow!("{} vs {}: {e}", ra.source, rb.source))?;
     let limits = a.limits.limits();
-    let gates = gate::evaluate(&ra.summary, &rb.summary, &limits);
+    let any_bench = ra.kind == Kind::Bench || rb.kind == Kind::Bench;
+    let (ga, gb) = (gated(&ra, any_bench), gated(&rb, any_bench));
+    let mut gates = gate::evaluate(&ga, &gb, &limits);
+    if any_bench {
+        for g in gates.iter_mut().filter(|g| g.name == "gate_accuracy") {
+            g.detail = "skipped: bench runs measure no accuracy".into();
+        }
+    }
     let c = Comparison {
-        deltas: gate::deltas(&ra.summary, &rb.summary),
+        deltas: gate::deltas(&ga, &gb),
         passed: gates.iter().all(Gate::passed),
         a: ra,
         b: rb,
@@ -289,9 +341,11 @@ fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
 fn render(c: &Comparison) {
     let (a, b) = (&c.a.summary, &c.b.summary);
     println!(
-        "compare   A = {}   B = {}   ({} on {}, {})",
+        "compare   A = {} ({})   B = {} ({})   ({} on {}, {})",
         c.a.source,
+        c.a.kind.as_str(),
         c.b.source,
+        c.b.kind.as_str(),
         b.model_name(),
         b.board,
         b.precision

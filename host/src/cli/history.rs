@@ -1,11 +1,11 @@
-//! `kiln history`: stored validate runs, newest first.
+//! `kiln history`: stored validate and bench runs, newest first.
 
 use clap::Args;
 use serde::Serialize;
 
 use super::compare::DbArgs;
 use super::{print_json, Format};
-use crate::store::{Query, Store, StoredRun};
+use crate::store::{Kind, Query, Store, StoredRun};
 
 #[derive(Args, Debug)]
 pub struct HistoryArgs {
@@ -15,6 +15,9 @@ pub struct HistoryArgs {
     /// Only runs on this board.
     #[arg(long, short)]
     pub board: Option<String>,
+    /// Only runs of this kind.
+    #[arg(long, value_enum)]
+    pub kind: Option<Kind>,
     /// At most N runs.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
@@ -35,6 +38,7 @@ pub fn run(a: HistoryArgs) -> anyhow::Result<()> {
     let runs = store.history(&Query {
         model: a.model.clone(),
         board: a.board.clone(),
+        kind: a.kind,
         limit: a.limit,
     })?;
     let h = History {
@@ -51,6 +55,7 @@ pub fn run(a: HistoryArgs) -> anyhow::Result<()> {
     let header = [
         "id",
         "time (UTC)",
+        "kind",
         "model",
         "board",
         "precision",
@@ -61,7 +66,7 @@ pub fn run(a: HistoryArgs) -> anyhow::Result<()> {
         "passed",
     ];
     let dash = || "-".to_string();
-    let rows: Vec<[String; 10]> = h
+    let rows: Vec<[String; 11]> = h
         .runs
         .iter()
         .map(|r| {
@@ -71,9 +76,10 @@ pub fn run(a: HistoryArgs) -> anyhow::Result<()> {
                     .get(..19)
                     .unwrap_or(&r.created_at)
                     .replace('T', " "),
+                r.kind.as_str().to_string(),
                 r.model_name.clone(),
                 r.board.clone(),
-                r.precision.clone(),
+                r.precision_recipe(),
                 r.accuracy
                     .as_ref()
                     .map(|a| format!("{:.2} %", a.device * 100.0))
@@ -84,7 +90,13 @@ pub fn run(a: HistoryArgs) -> anyhow::Result<()> {
                     .unwrap_or_else(dash),
                 r.flash_bytes.map(|v| v.to_string()).unwrap_or_else(dash),
                 r.ram_bytes.map(|v| v.to_string()).unwrap_or_else(dash),
-                if r.passed { "yes" } else { "FAIL" }.to_string(),
+                // Bench runs have no checks.
+                match (r.kind, r.passed) {
+                    (Kind::Bench, _) => "-",
+                    (_, true) => "yes",
+                    (_, false) => "FAIL",
+                }
+                .to_string(),
             ]
         })
         .collect();
@@ -101,7 +113,7 @@ pub fn run(a: HistoryArgs) -> anyhow::Result<()> {
             .enumerate()
             // Text columns left-aligned, figures right-aligned.
             .map(|(i, (c, w))| {
-                if (2..=4).contains(&i) || i == 1 {
+                if (1..=5).contains(&i) {
                     format!("{c:<w$}")
                 } else {
                     format!("{c:>w$}")

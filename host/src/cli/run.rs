@@ -1,10 +1,12 @@
-//! `kiln run` and `kiln bench`: samples through the board, outputs and latency.
+//! `kiln run` and `kiln bench`: samples through the board, outputs and latency; `bench` stores
+//! its run in the run database like `validate`.
 
 use std::path::PathBuf;
 
 use clap::Args;
 use serde::Serialize;
 
+use super::validate::Provenance;
 use super::{open_runner, prepare, print_json, BuildArgs, Format, LinkArgs};
 use crate::data::{load_samples, write_outputs, InputSpec, Labels, LoadOptions, OutputData};
 use crate::deploy::{Firmware, Stats};
@@ -40,6 +42,8 @@ pub struct BenchArgs {
     /// Number of inferences.
     #[arg(long, default_value_t = 10)]
     pub limit: usize,
+    #[command(flatten)]
+    pub store: super::compare::StoreArgs,
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,
 }
@@ -164,12 +168,25 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How an int8 bench build was quantized (the validate report's `quantization`, in short).
+#[derive(Serialize)]
+struct BenchQuant {
+    /// `ptq` or `model`.
+    source: &'static str,
+    recipe: String,
+    calib_hash: Option<String>,
+}
+
+/// `kiln bench --format json` (schema `kiln.bench/1`).
 #[derive(Serialize)]
 struct BenchReport<'a> {
+    schema: &'static str,
     model: String,
     board: &'a str,
     precision: &'static str,
     samples: usize,
+    /// The input samples file; `null` for zeros.
+    data: Option<String>,
     macs: u64,
     params: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -181,10 +198,33 @@ struct BenchReport<'a> {
     firmware: Option<&'a Firmware>,
     #[serde(skip_serializing_if = "Option::is_none")]
     stack: Option<Stats>,
+    quantization: Option<BenchQuant>,
+    provenance: super::validate::Provenance,
+    /// Where the run was stored; `null` with `--no-db`.
+    stored: Option<super::compare::StoredInfo>,
+}
+
+/// The model file's provenance, as the validate report has it.
+fn provenance(
+    p: &crate::deploy::Prepared,
+    git_commit: Option<String>,
+) -> anyhow::Result<Provenance> {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(&p.model_path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.model_path.display()))?;
+    Ok(Provenance {
+        producer: p.graph.meta.producer.clone(),
+        opset: p.graph.meta.opset,
+        model_sha256: hex::encode(Sha256::digest(&bytes)),
+        kiln_version: env!("CARGO_PKG_VERSION"),
+        git_commit,
+    })
 }
 
 pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
     let (p, target) = prepare(&a.build)?;
+    // Opened before the (possibly long) run so a bad database fails fast.
+    let mut store = a.store.open()?;
     let specs = InputSpec::of_graph(&p.graph);
     let default = p.model_path.with_file_name("test.npz");
     let data = a
@@ -192,13 +232,13 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
         .clone()
         .or_else(|| default.exists().then_some(default));
     let n = a.limit.max(1);
-    let inputs: Vec<Vec<Vec<f32>>> = match data {
+    let inputs: Vec<Vec<Vec<f32>>> = match &data {
         Some(path) => {
             let opts = LoadOptions {
                 labels: Labels::None,
                 limit: Some(n),
             };
-            let s = load_samples(&path, &specs, &opts)?;
+            let s = load_samples(path, &specs, &opts)?;
             (0..s.n)
                 .map(|i| s.sample_all(i).into_iter().map(<[f32]>::to_vec).collect())
                 .collect()
@@ -223,11 +263,18 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
     let spread = Spread::of(&instr);
     let stack = runner.stats()?;
     let macs = p.graph.total_macs();
-    let report = BenchReport {
+    let provenance = provenance(&p, crate::store::git_commit())?;
+    let meta = crate::store::RunMeta {
+        model_hash: Some(provenance.model_sha256.clone()),
+        git_commit: provenance.git_commit.clone(),
+    };
+    let mut report = BenchReport {
+        schema: crate::store::BENCH_SCHEMA,
         model: a.build.model.display().to_string(),
         board: &a.build.board,
         precision: p.precision(),
         samples: inputs.len(),
+        data: data.as_ref().map(|d| d.display().to_string()),
         macs,
         params: p.graph.param_count(),
         instructions_per_mac: spread
@@ -238,7 +285,23 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
         arena_bytes: p.plan.stats.arena_bytes,
         firmware: runner.firmware(),
         stack,
+        quantization: p.quant.as_ref().map(|q| BenchQuant {
+            source: q.source,
+            recipe: q.recipe(),
+            calib_hash: q.calib_hash.clone(),
+        }),
+        provenance,
+        stored: None,
     };
+    if let Some(store) = &mut store {
+        let db = store.path().display().to_string();
+        let text = serde_json::to_string_pretty(&report)?;
+        // One transaction: the run is stored with the report naming its id, or not at all.
+        store.insert_with(&text, &meta, |id| {
+            report.stored = Some(super::compare::StoredInfo { db, id });
+            serde_json::to_string_pretty(&report).map(Some)
+        })?;
+    }
     if a.format == Format::Json {
         return print_json(&report);
     }
@@ -274,6 +337,9 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
             "stack     {} bytes used of {} reserved",
             s.stack_used, s.stack_reserve
         );
+    }
+    if let Some(s) = &report.stored {
+        println!("stored    run {} in {}", s.id, s.db);
     }
     Ok(())
 }
