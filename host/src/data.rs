@@ -533,9 +533,34 @@ pub struct OutputData<'a> {
     pub name: &'a str,
     pub shape: &'a [usize],
     pub values: &'a [f32],
+    /// Element type written (the model output's).
+    pub elem: OutElem,
 }
 
-/// Writes outputs to `path` as `.npz`, each `[N, *shape]` float32.
+/// Element type of a written output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutElem {
+    F32,
+    I8,
+    U8,
+    I32,
+}
+
+impl OutElem {
+    /// The element type a graph output tensor has for the user.
+    pub fn of(t: &crate::ir::Tensor) -> OutElem {
+        use crate::ir::{DType, IoType};
+        match (t.dtype, t.io) {
+            (DType::F32, Some(IoType::Int32)) => OutElem::I32,
+            (DType::F32, _) => OutElem::F32,
+            (DType::I8, Some(IoType::Uint8)) => OutElem::U8,
+            (DType::I8, _) => OutElem::I8,
+        }
+    }
+}
+
+/// Writes outputs to `path` as `.npz`, each `[N, *shape]` in its element type (values of
+/// integer outputs are exact integers).
 pub fn write_outputs(path: &Path, n: usize, outputs: &[OutputData]) -> Result<(), DataError> {
     let write_err = |e: Box<dyn std::error::Error + Send + Sync>| DataError::Write {
         path: path.into(),
@@ -548,7 +573,13 @@ pub fn write_outputs(path: &Path, n: usize, outputs: &[OutputData]) -> Result<()
         shape.extend_from_slice(o.shape);
         let a = ArrayD::from_shape_vec(IxDyn(&shape), o.values.to_vec())
             .map_err(|e| write_err(e.into()))?;
-        w.add_array(o.name, &a).map_err(|e| write_err(e.into()))?;
+        match o.elem {
+            OutElem::F32 => w.add_array(o.name, &a),
+            OutElem::I8 => w.add_array(o.name, &a.mapv(|v| v as i8)),
+            OutElem::U8 => w.add_array(o.name, &a.mapv(|v| v as u8)),
+            OutElem::I32 => w.add_array(o.name, &a.mapv(|v| v as i32)),
+        }
+        .map_err(|e| write_err(e.into()))?;
     }
     w.finish().map_err(|e| write_err(e.into()))?;
     Ok(())

@@ -889,6 +889,11 @@ fn emit_quantize(
             what: "QuantizeLinear of a value that is already int8".into(),
         });
     }
+    // The value quantized here gets these params as its int8 ones (its producer can compute
+    // them directly).
+    if cx.g.tensors[x].quant.is_none() && !cx.g.inputs.contains(&x) {
+        cx.g.tensors[x].quant = Some(qp.clone());
+    }
     let out = node.output.first().cloned().unwrap_or_default();
     let mut t = ir::Tensor::act(
         if unsigned {

@@ -8,6 +8,7 @@ use tract_onnx::prelude::{
     DatumType, InferenceModelExt, IntoRunnable, IntoTensor, TValue, Tensor, TractError,
     TypedRunnableModel,
 };
+use tract_onnx::tract_hir::infer::Factoid;
 
 use crate::import::TractModel;
 
@@ -48,6 +49,8 @@ pub struct Reference {
     plan: Arc<TypedRunnableModel>,
     /// Input names and shapes, in model order.
     pub inputs: Vec<(String, Vec<usize>)>,
+    /// Element type of each input (int8 / uint8 inputs take their integer values).
+    pub input_types: Vec<DatumType>,
     /// Output names, in model order.
     pub outputs: Vec<String>,
 }
@@ -61,8 +64,10 @@ impl Reference {
         };
         let inference = model.inference_model().clone();
         let mut inputs = vec![];
+        let mut input_types = vec![];
         for (ix, name) in model.input_names.iter().enumerate() {
             let fact = inference.input_fact(ix).map_err(build)?;
+            input_types.push(fact.datum_type.concretize().unwrap_or(DatumType::F32));
             let shape = fact
                 .shape
                 .as_concrete_finite()
@@ -80,6 +85,7 @@ impl Reference {
         Ok(Reference {
             plan,
             inputs,
+            input_types,
             outputs: model.output_names.clone(),
         })
     }
@@ -93,7 +99,7 @@ impl Reference {
             });
         }
         let mut values = tract_onnx::prelude::tvec!();
-        for (a, (name, shape)) in inputs.iter().zip(&self.inputs) {
+        for ((a, (name, shape)), &dt) in inputs.iter().zip(&self.inputs).zip(&self.input_types) {
             if a.shape() != shape.as_slice() {
                 return Err(ReferenceError::InputShape {
                     input: name.clone(),
@@ -102,10 +108,18 @@ impl Reference {
                 });
             }
             let data: Vec<f32> = a.iter().copied().collect();
-            let t = Tensor::from_shape(shape, &data).map_err(|e| {
-                let (message, source) = boxed(e);
-                ReferenceError::Run { message, source }
-            })?;
+            let t = Tensor::from_shape(shape, &data)
+                .and_then(|t| {
+                    if dt == DatumType::F32 {
+                        Ok(t)
+                    } else {
+                        t.cast_to_dt(dt).map(|c| c.into_owned())
+                    }
+                })
+                .map_err(|e| {
+                    let (message, source) = boxed(e);
+                    ReferenceError::Run { message, source }
+                })?;
             values.push(TValue::from(t));
         }
         let run = |e: TractError| {
@@ -115,7 +129,14 @@ impl Reference {
         let outputs = self.plan.run(values).map_err(run)?;
         let mut result = vec![];
         for (t, name) in outputs.into_iter().zip(&self.outputs) {
-            let t = t.into_tensor();
+            let mut t = t.into_tensor();
+            // Integer outputs (of quantized models) are compared as numbers.
+            if matches!(
+                t.datum_type(),
+                DatumType::I8 | DatumType::U8 | DatumType::I32
+            ) {
+                t = t.cast_to::<f32>().map_err(run)?.into_owned();
+            }
             if t.datum_type() != DatumType::F32 {
                 return Err(ReferenceError::OutputDType {
                     output: name.clone(),

@@ -6,7 +6,7 @@ use std::fs::File;
 
 use import_support::tmp;
 use kiln::data::{
-    load_samples, write_outputs, DataError, InputSpec, Labels, LoadOptions, OutputData,
+    load_samples, write_outputs, DataError, InputSpec, Labels, LoadOptions, OutElem, OutputData,
 };
 use ndarray::{ArrayD, IxDyn};
 use ndarray_npy::{NpzReader, NpzWriter, WriteNpyExt};
@@ -164,16 +164,42 @@ fn outputs_round_trip() {
     write_outputs(
         &path,
         2,
-        &[OutputData {
-            name: "logits",
-            shape: &[1, 3],
-            values: &values,
-        }],
+        &[
+            OutputData {
+                name: "logits",
+                shape: &[1, 3],
+                values: &values,
+                elem: OutElem::F32,
+            },
+            OutputData {
+                name: "q",
+                shape: &[3],
+                values: &[-128.0, 0.0, 127.0, 5.0, -5.0, 1.0],
+                elem: OutElem::I8,
+            },
+            OutputData {
+                name: "u",
+                shape: &[3],
+                values: &[0.0, 128.0, 255.0, 1.0, 2.0, 3.0],
+                elem: OutElem::U8,
+            },
+        ],
     )
     .unwrap();
     let mut r = NpzReader::new(File::open(&path).unwrap()).unwrap();
-    assert_eq!(r.names().unwrap(), ["logits"]);
+    assert_eq!(r.names().unwrap(), ["logits", "q", "u"]);
     let a: ArrayD<f32> = r.by_name("logits").unwrap();
     assert_eq!(a.shape(), [2, 1, 3]);
     assert_eq!(a.iter().copied().collect::<Vec<_>>(), values);
+    let q: ArrayD<i8> = r.by_name("q").unwrap();
+    assert_eq!(
+        q.iter().copied().collect::<Vec<_>>(),
+        [-128, 0, 127, 5, -5, 1]
+    );
+    let u: ArrayD<u8> = r.by_name("u").unwrap();
+    assert_eq!(u.shape(), [2, 3]);
+    assert_eq!(
+        u.iter().copied().collect::<Vec<_>>(),
+        [0, 128, 255, 1, 2, 3]
+    );
 }

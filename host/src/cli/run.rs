@@ -119,6 +119,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
                 name: &p.graph.tensors[t].name,
                 shape: &p.graph.tensors[t].shape,
                 values: v,
+                elem: crate::data::OutElem::of(&p.graph.tensors[t]),
             })
             .collect();
         write_outputs(path, samples.n, &data)?;
