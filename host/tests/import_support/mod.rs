@@ -77,10 +77,26 @@ impl M {
         self
     }
 
-    pub fn output(mut self, name: &str) -> M {
+    pub fn output(self, name: &str) -> M {
+        self.output_typed(name, FLOAT)
+    }
+
+    pub fn output_typed(mut self, name: &str, elem: i32) -> M {
         self.g.output.push(ValueInfoProto {
             name: name.into(),
-            r#type: Some(float_type(None, FLOAT)),
+            r#type: Some(float_type(None, elem)),
+            ..Default::default()
+        });
+        self
+    }
+
+    /// An initializer of any element type from its little-endian bytes.
+    pub fn init_raw(mut self, name: &str, elem: i32, dims: &[i64], raw: Vec<u8>) -> M {
+        self.g.initializer.push(TensorProto {
+            name: name.into(),
+            dims: dims.to_vec(),
+            data_type: elem,
+            raw_data: raw,
             ..Default::default()
         });
         self

@@ -1,0 +1,212 @@
+//! A model with int8 inputs and outputs (a QLinearConv between int8 tensors) through the CLI on
+//! the `host` board and on mps2-an386: int8 data in, int8 data out, the conv on the int8 kernel,
+//! every output within one step of the float evaluation of the ONNX definition.
+
+mod import_support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use import_support::*;
+use ndarray::{ArrayD, IxDyn};
+use ndarray_npy::{NpzReader, NpzWriter};
+use tract_onnx::pb::tensor_proto::DataType;
+
+const I32: i32 = DataType::Int32 as i32;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn kiln() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kiln"));
+    c.current_dir(root());
+    c.env("KILN_DB", root().join("target/e2e-kiln.db"));
+    c.env(
+        "KILN_TARGET_DIR",
+        std::env::var_os("KILN_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root().join("target/firmware")),
+    );
+    c
+}
+
+/// The model's parameters, shared by the model and the expected-output computation.
+struct Q {
+    xs: f32,
+    xz: i8,
+    ws: [f32; 3],
+    ys: f32,
+    yz: i8,
+    w: Vec<i8>,
+    b: [i32; 3],
+}
+
+fn params() -> Q {
+    let w: Vec<i8> = (0..3 * 2 * 3 * 3)
+        .map(|i| ((i * 37 + 11) % 255) as i32 - 127)
+        .map(|v| v as i8)
+        .collect();
+    Q {
+        xs: 0.05,
+        xz: 3,
+        ws: [0.01, 0.02, 0.015],
+        ys: 0.25,
+        yz: -5,
+        w,
+        b: [100, -250, 40],
+    }
+}
+
+fn model(dir: &Path) -> PathBuf {
+    let q = params();
+    M::new(13)
+        .input_typed("x", INT8, Some(&[D::N(1), D::N(2), D::N(5), D::N(5)]))
+        .init("x_scale", &[], vec![q.xs])
+        .init_i8("x_zero_point", &[], vec![q.xz])
+        .init_i8("w", &[3, 2, 3, 3], q.w.clone())
+        .init("w_scale", &[3], q.ws.to_vec())
+        .init_i8("w_zero_point", &[3], vec![0; 3])
+        .init("y_scale", &[], vec![q.ys])
+        .init_i8("y_zero_point", &[], vec![q.yz])
+        .init_raw(
+            "b",
+            I32,
+            &[3],
+            q.b.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        )
+        .node(
+            "QLinearConv",
+            &[
+                "x",
+                "x_scale",
+                "x_zero_point",
+                "w",
+                "w_scale",
+                "w_zero_point",
+                "y_scale",
+                "y_zero_point",
+                "b",
+            ],
+            &["y"],
+            vec![ais("pads", &[1, 1, 1, 1]), ais("kernel_shape", &[3, 3])],
+        )
+        .output_typed("y", INT8)
+        .save(dir, "qlinearconv")
+}
+
+/// ONNX's definition evaluated in f64: `(x - xz)·xs ⊛ w·ws + b·xs·ws`, divided by `ys`, rounded
+/// half to even, plus `yz`, saturated.
+fn expected(x: &[i8]) -> Vec<i8> {
+    let q = params();
+    let mut out = vec![0i8; 3 * 25];
+    for c in 0..3 {
+        for oy in 0..5i32 {
+            for ox in 0..5i32 {
+                let mut acc = q.b[c] as f64 * q.xs as f64 * q.ws[c] as f64;
+                for ic in 0..2 {
+                    for ky in 0..3i32 {
+                        for kx in 0..3i32 {
+                            let (iy, ix) = (oy + ky - 1, ox + kx - 1);
+                            if !(0..5).contains(&iy) || !(0..5).contains(&ix) {
+                                continue;
+                            }
+                            let xv = x[ic * 25 + (iy * 5 + ix) as usize] as f64 - q.xz as f64;
+                            let wv = q.w[((c * 2 + ic) * 3 + ky as usize) * 3 + kx as usize];
+                            acc += xv * q.xs as f64 * wv as f64 * q.ws[c] as f64;
+                        }
+                    }
+                }
+                let y = (acc / q.ys as f64).round_ties_even() + q.yz as f64;
+                out[c * 25 + (oy * 5 + ox) as usize] = y.clamp(-128.0, 127.0) as i8;
+            }
+        }
+    }
+    out
+}
+
+fn samples() -> Vec<Vec<i8>> {
+    (0..3)
+        .map(|s| {
+            (0..50)
+                .map(|i| (((i * 53 + s * 101 + 7) % 256) as i32 - 128) as i8)
+                .collect()
+        })
+        .collect()
+}
+
+fn run_on(board: &str, dir: &Path, model: &Path) {
+    let xs = samples();
+    let input = dir.join("x.npz");
+    let mut w = NpzWriter::new(std::fs::File::create(&input).unwrap());
+    let flat: Vec<i8> = xs.iter().flatten().copied().collect();
+    let a = ArrayD::from_shape_vec(IxDyn(&[3, 1, 2, 5, 5]), flat).unwrap();
+    w.add_array("x", &a).unwrap();
+    w.finish().unwrap();
+    let output = dir.join(format!("y-{board}.npz"));
+    let o = kiln()
+        .arg("run")
+        .arg(model)
+        .args(["--board", board, "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(&output)
+        .arg("--out")
+        .arg(dir.join(format!("fw-{board}")))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "kiln run on {board}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let mut r = NpzReader::new(std::fs::File::open(&output).unwrap()).unwrap();
+    let y: ArrayD<i8> = r.by_name("y").expect("an int8 output `y`");
+    assert_eq!(y.shape(), [3, 1, 3, 5, 5]);
+    let got: Vec<i8> = y.iter().copied().collect();
+    let want: Vec<i8> = xs.iter().flat_map(|x| expected(x)).collect();
+    let worst = got
+        .iter()
+        .zip(&want)
+        .map(|(&a, &b)| (a as i32 - b as i32).abs())
+        .max()
+        .unwrap();
+    assert!(worst <= 1, "{board}: an output is {worst} steps off");
+}
+
+#[test]
+fn int8_model_io_on_host_and_device() {
+    let dir = tmp();
+    let model = model(dir.path());
+    // The conv runs on the int8 kernel with the model's own parameters.
+    let o = kiln()
+        .arg("build")
+        .arg(&model)
+        .args(["--board", "host", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["precision"], "int8", "{r:#}");
+    let input = dir.path().join("x.npz");
+    run_on("host", dir.path(), &model);
+    let o = kiln()
+        .arg("validate")
+        .arg(&model)
+        .args(["--board", "host", "--format", "json", "--no-db", "--data"])
+        .arg(&input)
+        .output()
+        .unwrap();
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["passed"], true, "{r:#}");
+    assert_eq!(
+        r["quantization"]["f32_layers"], 0,
+        "{:#}",
+        r["quantization"]
+    );
+    assert!(r["quantization"]["int8_layers"].as_u64().unwrap() >= 1);
+    run_on("mps2-an386", dir.path(), &model);
+}
