@@ -47,7 +47,7 @@ struct Q {
 
 fn params() -> Q {
     let w: Vec<i8> = (0..3 * 2 * 3 * 3)
-        .map(|i| ((i * 37 + 11) % 255) as i32 - 127)
+        .map(|i: i32| (i * 37 + 11) % 255 - 127)
         .map(|v| v as i8)
         .collect();
     Q {
@@ -132,7 +132,7 @@ fn samples() -> Vec<Vec<i8>> {
     (0..3)
         .map(|s| {
             (0..50)
-                .map(|i| (((i * 53 + s * 101 + 7) % 256) as i32 - 128) as i8)
+                .map(|i: i32| ((i * 53 + s * 101 + 7) % 256 - 128) as i8)
                 .collect()
         })
         .collect()
