@@ -18,6 +18,17 @@ use ndarray_npy::{NpzReader, NpzWriter, ReadNpyError, ReadNpyExt, ReadNpzError};
 /// Why reading or writing a data file failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
+    #[error(
+        "{path}: input `{input}` is int8 here (scale {scale}, zero point {zero_point}) but the \
+         data holds {found}; quantize it first: q = round(x / scale) + zero point"
+    )]
+    NotQuantized {
+        path: PathBuf,
+        input: String,
+        scale: f32,
+        zero_point: i32,
+        found: String,
+    },
     #[error("cannot read {path}")]
     Io {
         path: PathBuf,
@@ -148,6 +159,53 @@ impl Samples {
     pub fn sample_all(&self, i: usize) -> Vec<&[f32]> {
         (0..self.inputs.len()).map(|k| self.sample(k, i)).collect()
     }
+}
+
+/// Checks that the samples of every int8 graph input of `g` are integers in its range
+/// (`-128..=127`, or `0..=255` for a uint8 one): int8 data is never quantized silently.
+pub fn check_int8_inputs(
+    path: &Path,
+    samples: &Samples,
+    g: &crate::ir::Graph,
+) -> Result<(), DataError> {
+    for (k, &t) in g.inputs.iter().enumerate() {
+        let tensor = &g.tensors[t];
+        if tensor.dtype != crate::ir::DType::I8 {
+            continue;
+        }
+        let (lo, hi) = if tensor.io == Some(crate::ir::IoType::Uint8) {
+            (0.0, 255.0)
+        } else {
+            (-128.0, 127.0)
+        };
+        if let Some(v) = samples.inputs[k]
+            .iter()
+            .find(|v| v.fract() != 0.0 || **v < lo || **v > hi)
+        {
+            let (scale, zero_point) = tensor.quant.as_ref().map_or((1.0, 0), |q| q.one());
+            return Err(DataError::NotQuantized {
+                path: path.into(),
+                input: tensor.name.clone(),
+                scale,
+                zero_point,
+                found: format!("the value {v}"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `values` for graph input `t`: as they are for an f32 input or integer data; float data of an
+/// int8 input quantized with its parameters (ONNX QuantizeLinear rounding).
+pub fn as_input_values(t: &crate::ir::Tensor, values: &[f32]) -> Vec<f32> {
+    if t.dtype != crate::ir::DType::I8 || values.iter().all(|v| v.fract() == 0.0) {
+        return values.to_vec();
+    }
+    let (scale, zp) = t.quant.as_ref().map_or((1.0, 0), |q| q.one());
+    values
+        .iter()
+        .map(|&v| kiln_kernels::i8::quantize_f32(v, scale, zp) as f32)
+        .collect()
 }
 
 /// [`load_samples`] for the inputs of `graph`, with the default options (labels read when

@@ -119,7 +119,7 @@ pub enum DeployError {
          keyed like the model's, drawn from the training split)"
     )]
     NeedsCalibration,
-    #[error("--calib and --float-layers are only used with --precision int8")]
+    #[error("--calib, --float-layers and --int8-io are only used with --precision int8")]
     QuantOptionsWithoutInt8,
     #[error(
         "{model} is pre-quantized (QDQ): it runs int8 with its own scales and zero points; \
@@ -174,7 +174,9 @@ pub fn prepare(
             return Err(DeployError::NeedsCalibration)
         }
         (false, Some(Precision::Int8)) => true,
-        (false, _) if qc.calib.is_some() || !qc.lower.float_layers.is_empty() => {
+        (false, _)
+            if qc.calib.is_some() || !qc.lower.float_layers.is_empty() || qc.lower.int8_io =>
+        {
             return Err(DeployError::QuantOptionsWithoutInt8)
         }
         (false, _) => false,

@@ -494,3 +494,101 @@ fn per_layer_names_the_first_layer_below_the_threshold() {
         assert_eq!(l["identical"], true, "{l:#}");
     }
 }
+
+/// `--int8-io`: the digits CNN takes int8 inputs and gives int8 outputs with the parameters
+/// `build` reports; its test split quantized with them validates on the device within one
+/// accuracy point of the float model; float data for the int8 input is refused.
+#[test]
+fn int8_io_build_takes_and_gives_int8() {
+    let built = ok(
+        kiln()
+            .args(["build", "models/digits-cnn/model.onnx", "--board", "host"])
+            .args([
+                "--precision",
+                "int8",
+                "--calib",
+                "models/digits-cnn/calib.npz",
+            ])
+            .args(["--int8-io", "--format", "json"])
+            .output()
+            .unwrap(),
+        "build --int8-io",
+    );
+    let io = built["io"].as_array().unwrap();
+    let input = io.iter().find(|q| q["role"] == "input").unwrap();
+    assert_eq!(input["name"], "input");
+    assert!(io
+        .iter()
+        .any(|q| q["role"] == "output" && q["name"] == "logits"));
+    let (scale, zp) = (
+        input["scale"].as_f64().unwrap() as f32,
+        input["zero_point"].as_i64().unwrap() as f32,
+    );
+
+    // The test split, quantized with the input's parameters.
+    let test = root().join("models/digits-cnn/test.npz");
+    let mut z = ndarray_npy::NpzReader::new(std::fs::File::open(&test).unwrap()).unwrap();
+    let x: ndarray::ArrayD<f32> = z.by_name("input").unwrap();
+    let labels: ndarray::ArrayD<i64> = z.by_name("labels").unwrap();
+    let q = x.mapv(|v| ((v / scale).round_ties_even() + zp).clamp(-128.0, 127.0) as i8);
+    let dir = root().join("target/e2e/int8-io");
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("test-int8.npz");
+    let mut w = ndarray_npy::NpzWriter::new(std::fs::File::create(&data).unwrap());
+    w.add_array("input", &q).unwrap();
+    w.add_array("labels", &labels).unwrap();
+    w.finish().unwrap();
+
+    let o = kiln()
+        .args([
+            "validate",
+            "models/digits-cnn/model.onnx",
+            "--board",
+            "mps2-an386",
+        ])
+        .args([
+            "--precision",
+            "int8",
+            "--calib",
+            "models/digits-cnn/calib.npz",
+        ])
+        .arg("--int8-io")
+        .arg("--data")
+        .arg(&data)
+        .args(["--format", "json", "--no-db", "--out"])
+        .arg(dir.join("fw"))
+        .output()
+        .unwrap();
+    let r = ok(o, "validate --int8-io");
+    assert_eq!(r["passed"], true, "{r:#}");
+    let acc = &r["accuracy"];
+    let (dev, float) = (
+        acc["device"].as_f64().unwrap(),
+        acc["float"].as_f64().unwrap(),
+    );
+    assert!(
+        (float - dev) * 100.0 <= 1.0,
+        "int8-io {dev} vs float {float}"
+    );
+    assert_eq!(r["outputs"][0]["device_vs_host"]["mismatched"], 0);
+    assert_eq!(r["quantization"]["io"].as_array().unwrap().len(), 2);
+
+    // Float data for an int8 input is an error that says how to quantize it.
+    let o = kiln()
+        .args(["run", "models/digits-cnn/model.onnx", "--board", "host"])
+        .args([
+            "--precision",
+            "int8",
+            "--calib",
+            "models/digits-cnn/calib.npz",
+        ])
+        .args(["--int8-io", "--input", "models/digits-cnn/test.npz"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("`input` is int8") && err.contains("round(x / scale)"),
+        "{err}"
+    );
+}

@@ -32,6 +32,8 @@ struct Report<'a> {
     precision: &'static str,
     plan: &'a PlanStats,
     folded: Vec<String>,
+    /// `--int8-io`: the int8 parameters of the inputs and outputs (empty otherwise).
+    io: &'a [crate::quantize::lower::IoQuant],
     firmware: Option<&'a Firmware>,
 }
 
@@ -69,6 +71,7 @@ pub fn run(a: BuildCmd) -> anyhow::Result<()> {
         precision: p.precision(),
         plan: &p.plan.stats,
         folded: p.optimize.rewrites.iter().map(|r| r.to_string()).collect(),
+        io: p.quant.as_ref().map_or(&[], |q| q.report.io.as_slice()),
         firmware: firmware.as_ref(),
     };
     if a.format == Format::Json {
@@ -77,6 +80,20 @@ pub fn run(a: BuildCmd) -> anyhow::Result<()> {
     let s = &p.plan.stats;
     for l in &report.folded {
         println!("optimize  {l}");
+    }
+    if let Some(q) = &p.quant {
+        println!(
+            "int8      {} ({} layers int8, {} f32)",
+            q.recipe(),
+            q.report.int8_layers(),
+            q.report.layers.len() - q.report.int8_layers()
+        );
+    }
+    for io in report.io {
+        println!(
+            "int8 {:<6} `{}`: scale {}, zero point {} (q = round(x / scale) + zero point)",
+            io.role, io.name, io.scale, io.zero_point
+        );
     }
     println!(
         "arena     {} bytes (all activations {} bytes, largest live set {} bytes)",

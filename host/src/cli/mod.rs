@@ -85,6 +85,10 @@ pub struct BuildArgs {
     /// One weight scale per output channel (`channel`) or per tensor (`tensor`).
     #[arg(long, value_enum, default_value = "channel")]
     pub weight_granularity: Granularity,
+    /// In an int8 build, make float model inputs and outputs int8 (data quantized with the
+    /// parameters `build` prints) instead of converting on the device.
+    #[arg(long)]
+    pub int8_io: bool,
     /// Fixed shape for an input with symbolic dims, e.g. `input=1x49x10x1` (repeatable).
     #[arg(long = "input-shape", value_name = "NAME=DIMS")]
     pub input_shapes: Vec<String>,
@@ -226,6 +230,7 @@ pub fn prepare(a: &BuildArgs) -> anyhow::Result<(crate::deploy::Prepared, Target
                 bits: a.weight_bits,
                 per_channel: a.weight_granularity == Granularity::Channel,
             },
+            int8_io: a.int8_io,
         },
     };
     let precision = a.precision.map(|p| match p {

@@ -94,6 +94,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         limit: a.limit,
     };
     let samples = load_samples(&a.input, &InputSpec::of_graph(&p.graph), &opts)?;
+    crate::data::check_int8_inputs(&a.input, &samples, &p.graph)?;
     let mut runner = open_runner(&a.build, &a.link, &p, &target)?;
     let bar = super::progress::bar(samples.n as u64, "running");
     let mut outs: Vec<Vec<Vec<f32>>> = Vec::with_capacity(samples.n);
@@ -240,8 +241,16 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
                 limit: Some(n),
             };
             let s = load_samples(path, &specs, &opts)?;
+            // Latency does not depend on the values: float samples of an int8 input are
+            // quantized with its parameters.
             (0..s.n)
-                .map(|i| s.sample_all(i).into_iter().map(<[f32]>::to_vec).collect())
+                .map(|i| {
+                    s.sample_all(i)
+                        .into_iter()
+                        .zip(&p.graph.inputs)
+                        .map(|(v, &t)| crate::data::as_input_values(&p.graph.tensors[t], v))
+                        .collect()
+                })
                 .collect()
         }
         None => vec![

@@ -105,6 +105,8 @@ pub struct QuantReport {
     pub int8_layers: usize,
     pub f32_layers: usize,
     pub layers: Vec<LayerPrecision>,
+    /// `--int8-io`: the int8 parameters of the model's inputs and outputs; empty otherwise.
+    pub io: Vec<crate::quantize::lower::IoQuant>,
 }
 
 /// `--per-layer`: every layer's output on the device against the float model's matching tensor.
@@ -205,7 +207,31 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
         limit: a.limit,
     };
     let samples = load_samples(&a.data, &InputSpec::of_graph(&p.graph), &opts)?;
+    crate::data::check_int8_inputs(&a.data, &samples, &p.graph)?;
     let reference = Reference::new(&p.imported.model)?;
+    // `--int8-io`: the float model takes and gives float values; compare on dequantized ones.
+    let io =
+        |t: usize, role: &str| -> Option<(f32, i32)> {
+            let name = &p.graph.tensors[t].name;
+            p.quant.as_ref()?.report.io.iter().find_map(|q| {
+                (q.role == role && &q.name == name).then_some((q.scale, q.zero_point))
+            })
+        };
+    let io_in: Vec<Option<(f32, i32)>> = p.graph.inputs.iter().map(|&t| io(t, "input")).collect();
+    let io_out: Vec<Option<(f32, i32)>> =
+        p.graph.outputs.iter().map(|&t| io(t, "output")).collect();
+    let deq = |v: &[f32], q: &Option<(f32, i32)>| -> Vec<f32> {
+        match q {
+            Some((s, z)) => v
+                .iter()
+                .map(|&x| kiln_kernels::i8::dequantize_f32(x as i8, *s, *z))
+                .collect(),
+            None => v.to_vec(),
+        }
+    };
+    let deq_all = |outs: Vec<Vec<f32>>| -> Vec<Vec<f32>> {
+        outs.iter().zip(&io_out).map(|(v, q)| deq(v, q)).collect()
+    };
     let mut host = crate::deploy::HostRunner::new(&p);
     let mut runner = open_runner(&a.build, &a.link, &p, &target)?;
 
@@ -214,10 +240,12 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
     for i in 0..samples.n {
         let inputs = samples.sample_all(i);
         let r = runner.run(&inputs)?;
-        dev.push(r.outputs);
+        dev.push(deq_all(r.outputs));
         instr.extend(r.instructions);
-        sim.push(host.run(&inputs).outputs);
-        flt.push(reference.run_flat(&inputs)?);
+        sim.push(deq_all(host.run(&inputs).outputs));
+        let ref_inputs: Vec<Vec<f32>> = inputs.iter().zip(&io_in).map(|(v, q)| deq(v, q)).collect();
+        let ref_refs: Vec<&[f32]> = ref_inputs.iter().map(Vec::as_slice).collect();
+        flt.push(reference.run_flat(&ref_refs)?);
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -227,7 +255,8 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
         None
     };
     let again = runner.run(&samples.sample_all(0))?;
-    let repeat_identical = again.outputs == dev[0] && again.instructions == instr.first().copied();
+    let repeat_identical =
+        deq_all(again.outputs) == dev[0] && again.instructions == instr.first().copied();
     let stack = runner.stats()?;
 
     let outputs: Vec<OutputReport> = p
@@ -241,7 +270,9 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
                 per_output(&sim, k),
                 per_output(&flt, k),
             );
-            let lsb = output_lsb(&p.graph, t);
+            let lsb = io_out[k]
+                .map(|(s, _)| s)
+                .or_else(|| output_lsb(&p.graph, t));
             OutputReport {
                 name: p.graph.tensors[t].name.clone(),
                 lsb,
@@ -413,7 +444,22 @@ fn per_layer(
     for s in 0..n {
         let inputs = samples.sample_all(s);
         let mut float: std::collections::HashMap<usize, Vec<f32>> = Default::default();
-        fsim.run_observed(&inputs, &mut |t, v| {
+        // An int8 input of an int8-I/O build is the float model's input quantized.
+        let finputs: Vec<Vec<f32>> = inputs
+            .iter()
+            .zip(&g.inputs)
+            .map(|(v, &t)| match (&g.tensors[t], fg.tensors[t].dtype) {
+                (q, crate::ir::DType::F32) if q.dtype == crate::ir::DType::I8 => {
+                    let (s, z) = q.quant.as_ref().map_or((1.0, 0), |q| q.one());
+                    v.iter()
+                        .map(|&x| kiln_kernels::i8::dequantize_f32(x as i8, s, z))
+                        .collect()
+                }
+                _ => v.to_vec(),
+            })
+            .collect();
+        let finputs: Vec<&[f32]> = finputs.iter().map(Vec::as_slice).collect();
+        fsim.run_observed(&finputs, &mut |t, v| {
             float.insert(t, v.to_vec());
         });
         let outs = runner.run_layers(&inputs, &layers)?;
@@ -494,8 +540,12 @@ fn per_layer(
     })
 }
 
-/// One LSB of graph output `t` when it is the dequantization of an int8 tensor.
+/// One LSB of graph output `t`: the scale of its last quantization when it is the
+/// dequantization of an int8 tensor, 1 for an int8 output (its integers).
 fn output_lsb(g: &crate::ir::Graph, t: usize) -> Option<f32> {
+    if g.tensors[t].dtype == crate::ir::DType::I8 {
+        return Some(1.0);
+    }
     g.nodes
         .iter()
         .rev()
@@ -592,6 +642,7 @@ fn quant_report(p: &crate::deploy::Prepared) -> Option<QuantReport> {
         int8_layers: q.report.int8_layers(),
         f32_layers: q.report.layers.len() - q.report.int8_layers(),
         layers: q.report.layers.clone(),
+        io: q.report.io.clone(),
     })
 }
 
@@ -629,6 +680,12 @@ fn render(r: &Report) {
             "int8      {} ({} layers int8, {} f32)",
             q.recipe, q.int8_layers, q.f32_layers
         );
+        for io in &q.io {
+            println!(
+                "          int8 {} `{}`: scale {}, zero point {}",
+                io.role, io.name, io.scale, io.zero_point
+            );
+        }
         for l in q.layers.iter().filter(|l| l.kernel == "f32") {
             println!(
                 "          f32 fallback: {} ({}): {}",

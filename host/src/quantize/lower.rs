@@ -53,6 +53,19 @@ pub struct LowerOptions {
     /// ONNX node names kept in f32.
     pub float_layers: Vec<String>,
     pub weights: WeightRecipe,
+    /// Float model inputs and outputs become int8 (with their calibrated parameters) instead of
+    /// being quantized / dequantized on the device.
+    pub int8_io: bool,
+}
+
+/// The int8 parameters of a graph input or output of an int8-I/O build.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct IoQuant {
+    pub name: String,
+    /// `input` or `output`.
+    pub role: &'static str,
+    pub scale: f32,
+    pub zero_point: i32,
 }
 
 /// The precision one node of the f32 graph ended up with.
@@ -72,6 +85,9 @@ pub struct LowerReport {
     pub layers: Vec<LayerPrecision>,
     /// Quantize / Dequantize nodes inserted at f32 / int8 edges (graph boundary included).
     pub conversions: usize,
+    /// With `int8_io`: the parameters of every int8 input and output (data must be quantized
+    /// with them: `q = round(x / scale) + zero_point`).
+    pub io: Vec<IoQuant>,
 }
 
 impl LowerReport {
@@ -95,6 +111,8 @@ pub enum LowerError {
         unknown: Vec<String>,
         known: Vec<String>,
     },
+    #[error("--int8-io: `{name}` cannot be int8: {why}")]
+    Int8Io { name: String, why: String },
     #[error("--weight-bits {0} is outside 2..=8")]
     WeightBits(u8),
     #[error("node `{node}` needs a requantization multiplier of {value:e}, outside the fixed-point range")]
@@ -140,7 +158,23 @@ pub fn lower(
         report: LowerReport::default(),
     };
     for &t in &g.inputs {
-        match g.tensors[t].dtype {
+        if opts.int8_io && g.tensors[t].dtype == DType::F32 {
+            let qp = l.own_q(t).map_err(|why| LowerError::Int8Io {
+                name: g.tensors[t].name.clone(),
+                why,
+            })?;
+            let (scale, zero_point) = qp.one();
+            l.report.io.push(IoQuant {
+                name: g.tensors[t].name.clone(),
+                role: "input",
+                scale,
+                zero_point,
+            });
+            let tensor = &mut l.out.tensors[t];
+            tensor.dtype = DType::I8;
+            tensor.quant = Some(qp);
+        }
+        match l.out.tensors[t].dtype {
             DType::F32 => l.as_f32.insert(t, t),
             DType::I8 => l.as_i8.insert(t, t),
         };
@@ -230,6 +264,27 @@ pub fn lower(
     for i in 0..l.out.outputs.len() {
         let t = l.out.outputs[i];
         let produced = l.out.nodes.iter().any(|n| n.outputs.contains(&t));
+        if opts.int8_io && g.tensors[t].dtype == DType::F32 {
+            // int8 out: the int8 value itself, or the quantization of an f32 layer's output.
+            let name = l.out.tensors[t].name.clone();
+            let q = if l.out.tensors[t].dtype == DType::I8 {
+                t
+            } else {
+                l.out.tensors[t].name = format!("{name}:f32");
+                let q = l.int8_of(t);
+                l.out.tensors[q].name = name.clone();
+                q
+            };
+            let (scale, zero_point) = l.out.tensors[q].quant.as_ref().expect("int8").one();
+            l.report.io.push(IoQuant {
+                name,
+                role: "output",
+                scale,
+                zero_point,
+            });
+            l.out.outputs[i] = q;
+            continue;
+        }
         if g.tensors[t].dtype == DType::F32 && l.out.tensors[t].dtype == DType::I8 {
             // An f32 output an int8 layer computes: dequantized at the boundary, same name.
             let name = l.out.tensors[t].name.clone();
