@@ -1,5 +1,31 @@
-//! The int8 reference kernels [`run`] dispatches to. Rounding rules: see the module
-//! docs of [`crate::i8`].
+//! The int8 kernels [`run`] dispatches to. Rounding rules: see the module docs of [`crate::i8`].
+//!
+//! # How the hot kernels are organised (tuned for Armv7E-M, counted in emulated instructions)
+//! Every reordering below is bit-exact: i32 sums wrap and are associative, and the
+//! requantization is [`multiply_by_quantized_multiplier`] exactly (see `Rq`). The code is
+//! target-independent: the host simulation runs the same arithmetic as the device.
+//! - **Requantization** constants are decoded once per output channel (`Rq`); the one 64-bit
+//!   product per output element uses a saturating add instead of a compare for gemmlowp's single
+//!   overflow case.
+//! - **Input offset**: `Σ (x - in_zp) * w = Σ x * w - in_zp * Σ w`, and a padding tap read as
+//!   `x = in_zp` contributes exactly what skipping it would. The conv paths therefore read raw
+//!   `x`, pad with `in_zp`, and start each accumulator at `bias - in_zp * Σ w`.
+//! - **Conv, ≥ 2 output channels per group** (`conv_gemm`): im2col for two output pixels at a
+//!   time (from a copy of the input padded with `in_zp` when there is padding and it fits),
+//!   multiplied with pairs of output channels by `dot22`. Both operands hold two taps in the
+//!   16-bit lanes of a word, which LLVM lowers to `smlabb` / `smlatt`: 4 loads and 8
+//!   multiply-accumulates per 8 MACs.
+//! - **Depthwise conv** (`conv_dw`): the input is copied into a padded stack buffer, so no tap
+//!   needs a bounds test; 3 × 3 kernels go two channels per word the same way.
+//! - **Conv with a large `k`** (beyond the im2col scratch) or one output channel per group
+//!   (`conv_pairs`): direct, two output channels' weights per word, each input byte feeding an
+//!   `smlabb` and an `smlabt`. Only odd cases (zero points outside i8, `k > 1024`, groups that
+//!   do not divide the channels) take the plain per-tap loop (`conv_direct`).
+//! - **Dense**: `k` outer, four output columns in registers inner.
+//! - **Add / Sub**: the per-operand rescaling is tabulated (256 entries each) for large tensors.
+//! - Hot loops live in small `#[inline(never)]` functions, and `core::hint::black_box` (which
+//!   compiles to nothing) keeps a few loops rolled or a few loads in place: inlined into one big
+//!   kernel, unrolled, or with invariant weight lanes hoisted, LLVM spills their accumulators.
 
 use super::*;
 use crate::walk::*;
@@ -35,8 +61,166 @@ fn channel_q(mult: &[i32], shift: &[i32], per_channel: bool, c: usize) -> (i32, 
     (mult[i], shift[i])
 }
 
+/// [`multiply_by_quantized_multiplier`] with its shift decoded once.
+#[derive(Clone, Copy, Default)]
+struct Rq {
+    mult: i32,
+    /// `2^clamp(shift, 0, 31)` (wrapping: `x * lmul == x << left`).
+    lmul: i32,
+    /// `clamp(max(-shift, 0), 0, 31)`.
+    right: u32,
+    /// `2^right - 1`.
+    mask: i32,
+}
+
+impl Rq {
+    #[inline(always)]
+    fn new(mult: i32, shift: i32) -> Rq {
+        let right = if shift > 0 { 0 } else { shift.saturating_neg() };
+        let right = right.clamp(0, 31) as u32;
+        Rq {
+            mult,
+            lmul: 1i32.wrapping_shl(shift.clamp(0, 31) as u32),
+            right,
+            mask: ((1i64 << right) - 1) as i32,
+        }
+    }
+
+    #[inline(always)]
+    fn of(mult: &[i32], shift: &[i32], per_channel: bool, c: usize) -> Rq {
+        let (m, s) = channel_q(mult, shift, per_channel, c);
+        Rq::new(m, s)
+    }
+
+    /// Exactly `multiply_by_quantized_multiplier(x, mult, shift)`. The high mul
+    /// `(x * mult + nudge) / 2^31` (nudge `2^30` or `1 - 2^30`, truncating) equals
+    /// `floor((x * mult + 2^30) / 2^31)` = `2 * hi + (lo >> 31)` of the 64-bit sum; it leaves
+    /// i32 only for `i32::MIN * i32::MIN` (`hi = 2^30`), where the saturating doubling gives
+    /// gemmlowp's `i32::MAX`.
+    #[inline(always)]
+    fn scale(&self, x: i32) -> i32 {
+        let x = x.wrapping_mul(self.lmul);
+        let ab = x as i64 * self.mult as i64 + (1 << 30);
+        let (hi, lo) = ((ab >> 32) as i32, ab as u32);
+        let h = hi.saturating_add(hi) | (lo >> 31) as i32;
+        let threshold = (self.mask >> 1) + (h < 0) as i32;
+        (h >> self.right) + ((h & self.mask) > threshold) as i32
+    }
+}
+
+/// The output stage shared by an op's channels: `clamp(v + zp, lo, hi)`.
+#[derive(Clone, Copy)]
+struct OutQ {
+    zp: i32,
+    lo: i8,
+    hi: i8,
+}
+
+impl OutQ {
+    #[inline(always)]
+    fn out(&self, rq: &Rq, acc: i32) -> i8 {
+        act(rq.scale(acc).wrapping_add(self.zp), self.lo, self.hi)
+    }
+}
+
+/// `Σ v` (wrapping).
+#[inline]
+fn sum_i8(v: &[i8]) -> i32 {
+    v.iter().fold(0i32, |s, &x| s.wrapping_add(x as i32))
+}
+
+/// The output indices `o` in `[0, count)` whose whole window `o * s - pad + [0, ext)` lies in
+/// `[0, n)`, as `lo..hi` (`lo <= hi`).
+#[inline]
+fn full_range(pad: usize, s: usize, ext: usize, n: usize, count: usize) -> (usize, usize) {
+    let lo = pad.div_ceil(s).min(count);
+    let hi = if n + pad >= ext {
+        ((n + pad - ext) / s + 1).min(count)
+    } else {
+        0
+    };
+    (lo, hi.max(lo))
+}
+
 // ---------------------------------------------------------------------------------------------
 // Conv2d
+
+/// Conv geometry, decoded once (strides / dilations of 0 read as 1, groups of 0 as 1).
+#[derive(Clone, Copy)]
+struct Geom {
+    in_c: usize,
+    in_h: usize,
+    in_w: usize,
+    out_c: usize,
+    out_h: usize,
+    out_w: usize,
+    k_h: usize,
+    k_w: usize,
+    s_h: usize,
+    s_w: usize,
+    d_h: usize,
+    d_w: usize,
+    pad_t: usize,
+    pad_l: usize,
+    groups: usize,
+    icg: usize,
+    ocg: usize,
+    ihw: usize,
+    ohw: usize,
+    khw: usize,
+}
+
+impl Geom {
+    fn new(p: &QConv2dP) -> Geom {
+        let groups = (p.groups as usize).max(1);
+        let (in_c, out_c) = (p.in_c as usize, p.out_c as usize);
+        let (in_h, in_w, out_h, out_w) = (
+            p.in_h as usize,
+            p.in_w as usize,
+            p.out_h as usize,
+            p.out_w as usize,
+        );
+        let (k_h, k_w) = (p.k_h as usize, p.k_w as usize);
+        Geom {
+            in_c,
+            in_h,
+            in_w,
+            out_c,
+            out_h,
+            out_w,
+            k_h,
+            k_w,
+            s_h: (p.s_h as usize).max(1),
+            s_w: (p.s_w as usize).max(1),
+            d_h: (p.d_h as usize).max(1),
+            d_w: (p.d_w as usize).max(1),
+            pad_t: p.pad_t as usize,
+            pad_l: p.pad_l as usize,
+            groups,
+            icg: in_c / groups,
+            ocg: out_c / groups,
+            ihw: in_h * in_w,
+            ohw: out_h * out_w,
+            khw: k_h * k_w,
+        }
+    }
+
+    /// Output rows / columns whose window lies inside the input.
+    fn full_rows(&self) -> (usize, usize) {
+        let ext = (self.k_h.max(1) - 1) * self.d_h + 1;
+        full_range(self.pad_t, self.s_h, ext, self.in_h, self.out_h)
+    }
+
+    fn full_cols(&self) -> (usize, usize) {
+        let ext = (self.k_w.max(1) - 1) * self.d_w + 1;
+        full_range(self.pad_l, self.s_w, ext, self.in_w, self.out_w)
+    }
+
+    /// Whole groups (`groups` divides both channel counts).
+    fn whole_groups(&self) -> bool {
+        self.icg * self.groups == self.in_c && self.ocg * self.groups == self.out_c
+    }
+}
 
 /// int8 2-D convolution (see [`QConv2dP`] and the module docs): for each output element,
 /// `acc = bias[oc] (or 0) + Σ_{taps inside the input} (x - in_zp) * w` (wrapping i32), then
@@ -50,53 +234,783 @@ pub fn conv2d(
     shift: &[i32],
     out: &mut [i8],
 ) {
-    let (in_c, in_h, in_w) = (p.in_c as usize, p.in_h as usize, p.in_w as usize);
-    let (out_c, out_h, out_w) = (p.out_c as usize, p.out_h as usize, p.out_w as usize);
-    let (k_h, k_w) = (p.k_h as usize, p.k_w as usize);
-    let (s_h, s_w) = ((p.s_h as usize).max(1), (p.s_w as usize).max(1));
-    let (d_h, d_w) = ((p.d_h as usize).max(1), (p.d_w as usize).max(1));
-    let (pad_t, pad_l) = (p.pad_t as isize, p.pad_l as isize);
-    let groups = (p.groups as usize).max(1);
-    let (icg, ocg) = (in_c / groups, out_c / groups);
-    let (ihw, ohw, khw) = (in_h * in_w, out_h * out_w, k_h * k_w);
+    let g = Geom::new(p);
+    let kw = (g.icg * g.khw).div_ceil(2);
+    // im2col: two output channels per group share each column; `in_zp` must fit a 16-bit lane
+    // (padding taps read it); the scratch holds the columns, the tap offsets and at least one
+    // channel pair's packed weights.
+    if g.ocg >= 2
+        && g.whole_groups()
+        && kw > 0
+        && i16::try_from(p.in_zp).is_ok()
+        && 3 * kw <= SCRATCH
+    {
+        return conv_gemm(p, &g, x, w, bias, mult, shift, out);
+    }
+    // Depthwise: the padded channel is an i8 buffer, so `in_zp` must be an i8.
+    if g.icg == 1
+        && g.ocg == 1
+        && g.whole_groups()
+        && g.khw > 0
+        && i8::try_from(p.in_zp).is_ok()
+        && conv_dw(p, &g, x, w, bias, mult, shift, out)
+    {
+        return;
+    }
+    // Large `k` (or one output channel per group): direct, output channels in pairs.
+    let k = g.icg * g.khw;
+    if g.whole_groups() && k > 0 && k <= PAIR_WORDS {
+        return conv_pairs(p, &g, x, w, bias, mult, shift, out);
+    }
+    conv_direct(p, &g, x, w, bias, mult, shift, out);
+}
+
+/// 8-byte units of stack scratch of [`conv_gemm`]: the column pair, the tap offsets and the
+/// packed weights of a block of output channels, `kw` units each (4 KiB).
+const SCRATCH: usize = 512;
+/// Most output channels [`conv_gemm`] packs at once (even).
+const BLOCK_MAX: usize = 32;
+/// Bytes of [`conv_gemm`]'s padded copy of a group's input.
+const PAD_BUF: usize = 1024;
+
+/// Copies the planes `src` (geometry `g`) into `dst` as planes of `ph` × `pw` with the input at
+/// `(pad_t, pad_l)` and `zp` around it (rows / columns beyond `ph` / `pw` are dropped).
+fn pad_planes(g: &Geom, src: &[i8], dst: &mut [i8], ph: usize, pw: usize, zp: i8) {
+    dst.fill(zp);
+    let (c0, len) = if g.pad_l < pw {
+        (g.pad_l, g.in_w.min(pw - g.pad_l))
+    } else {
+        (0, 0)
+    };
+    for (sp, dp) in src
+        .chunks_exact(g.ihw.max(1))
+        .zip(dst.chunks_exact_mut(ph * pw))
+    {
+        for (iy, row) in sp.chunks_exact(g.in_w.max(1)).enumerate().take(g.in_h) {
+            let r = iy + g.pad_t;
+            if r < ph && len > 0 {
+                dp[r * pw + c0..][..len].copy_from_slice(&row[..len]);
+            }
+        }
+    }
+}
+
+/// Two values in the 16-bit lanes of a word (`lo` in bits 0..16).
+#[inline(always)]
+fn pack(lo: i32, hi: i32) -> u32 {
+    (lo as u32 & 0xffff) | ((hi as u32) << 16)
+}
+
+/// Two words in one `u64` (`lo` in bits 0..32), the two operands of one step of [`dot22`].
+#[inline(always)]
+fn pair(lo: u32, hi: u32) -> u64 {
+    lo as u64 | (hi as u64) << 32
+}
+
+/// The sign-extended low lane.
+#[inline(always)]
+fn lane_lo(v: u32) -> i32 {
+    (v as i32) << 16 >> 16
+}
+
+/// The sign-extended high lane.
+#[inline(always)]
+fn lane_hi(v: u32) -> i32 {
+    (v as i32) >> 16
+}
+
+/// `[a0 + c0·w0, a1 + c0·w1, a0 + c1·w0, a1 + c1·w1]` for two columns `c` and two weight rows
+/// `w`, both paired per unit (`c[j] = pair(c0[j], c1[j])`, each word two 16-bit lanes): per
+/// unit, 4 loads and 8 `smlaxy` for 8 MACs on Armv7E-M.
+#[inline(always)]
+fn dot22(c: &[u64], w: &[u64], a0: i32, a1: i32) -> [i32; 4] {
+    let (mut s00, mut s01, mut s10, mut s11) = (a0, a1, a0, a1);
+    for (&cc, &ww) in c.iter().zip(w) {
+        // Keeps LLVM from unrolling: the unrolled body spills the accumulators on Armv7-M.
+        core::hint::black_box(());
+        let (c0, c1, w0, w1) = (cc as u32, (cc >> 32) as u32, ww as u32, (ww >> 32) as u32);
+        let (c0l, c0h, c1l, c1h) = (lane_lo(c0), lane_hi(c0), lane_lo(c1), lane_hi(c1));
+        let (w0l, w0h, w1l, w1h) = (lane_lo(w0), lane_hi(w0), lane_lo(w1), lane_hi(w1));
+        s00 = s00.wrapping_add(c0l * w0l).wrapping_add(c0h * w0h);
+        s01 = s01.wrapping_add(c0l * w1l).wrapping_add(c0h * w1h);
+        s10 = s10.wrapping_add(c1l * w0l).wrapping_add(c1h * w0h);
+        s11 = s11.wrapping_add(c1l * w1l).wrapping_add(c1h * w1h);
+    }
+    [s00, s01, s10, s11]
+}
+
+/// The column pair of two output pixels times every channel pair of the block, started at
+/// the channels' `acc0`: `sums[2 * c..][..2]` = channel `c` at both pixels.
+#[inline(never)]
+fn gemm_pairs(col: &[u64], wblk: &[u64], acc0: &[i32], sums: &mut [i32]) {
+    let kw = col.len();
+    for ((wq, a), s) in wblk
+        .chunks_exact(kw)
+        .zip(acc0.chunks_exact(2))
+        .zip(sums.chunks_exact_mut(4))
+    {
+        let [s00, s01, s10, s11] = dot22(col, wq, a[0], a[1]);
+        s.copy_from_slice(&[s00, s10, s01, s11]);
+    }
+}
+
+/// Requantizes a block of channels at output pixels `pos` and `pos + 1` (when `two`):
+/// `sums` as [`gemm_pairs`] leaves them, channel `c` of the block into `outb[c * ohw..]`.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn gemm_out(
+    sums: &[i32],
+    rq: &[Rq],
+    oq: &OutQ,
+    outb: &mut [i8],
+    ohw: usize,
+    pos: usize,
+    two: bool,
+) {
+    for ((o, r), s) in outb.chunks_exact_mut(ohw).zip(rq).zip(sums.chunks_exact(2)) {
+        // Keeps LLVM from unrolling (two channels' constants at once spill).
+        core::hint::black_box(());
+        o[pos] = oq.out(r, s[0]);
+        if two {
+            o[pos + 1] = oq.out(r, s[1]);
+        }
+    }
+}
+
+/// Fills the column pair `col` with the taps of output pixels `a` and `b` (`(oy, ox, inside)`),
+/// in the weights' order `(icl, ky, kx)`; taps outside the input read `in_zp` (`zz` = it in both
+/// lanes). `toff` holds the tap offsets of an interior window, paired like `col`.
+#[inline(never)]
+fn fill_cols(
+    g: &Geom,
+    col: &mut [u64],
+    toff: &[u64],
+    xg: &[i8],
+    a: (usize, usize, bool),
+    b: (usize, usize, bool),
+    zz: u32,
+) {
+    let base = |oy: usize, ox: usize| (oy * g.s_h - g.pad_t) * g.in_w + ox * g.s_w - g.pad_l;
+    if a.2 && b.2 {
+        let (xa, xb) = (&xg[base(a.0, a.1)..], &xg[base(b.0, b.1)..]);
+        for (cw, &t) in col.iter_mut().zip(toff) {
+            let (t0, t1) = (t as u32 as usize, (t >> 32) as usize);
+            let lo = pack(xa[t0] as i32, xa[t1] as i32);
+            *cw = pair(lo, pack(xb[t0] as i32, xb[t1] as i32));
+        }
+        return;
+    }
+    col.fill(pair(zz, zz));
+    for (lane, (oy, ox, _)) in [a, b].into_iter().enumerate() {
+        let by = (oy * g.s_h) as isize - g.pad_t as isize;
+        let bx = (ox * g.s_w) as isize - g.pad_l as isize;
+        let (ky_lo, ky_hi) = valid_range(by, g.d_h, g.k_h, g.in_h);
+        let (kx_lo, kx_hi) = valid_range(bx, g.d_w, g.k_w, g.in_w);
+        if kx_lo >= kx_hi {
+            continue;
+        }
+        // In range: the window has a tap inside the input.
+        let ix = (bx + (kx_lo * g.d_w) as isize) as usize;
+        for icl in 0..g.icg {
+            let xp = &xg[icl * g.ihw..][..g.ihw];
+            for ky in ky_lo..ky_hi {
+                let iy = (by + (ky * g.d_h) as isize) as usize;
+                let t0 = icl * g.khw + ky * g.k_w;
+                let mut i = iy * g.in_w + ix;
+                for t in t0 + kx_lo..t0 + kx_hi {
+                    // Tap `t` is 16-bit lane `t % 2` of word `lane` of unit `t / 2`.
+                    let sh = 32 * lane + 16 * (t % 2);
+                    let v = (xp[i] as i32 as u64 & 0xffff) << sh;
+                    let cw = &mut col[t / 2];
+                    *cw = (*cw & !(0xffff << sh)) | v;
+                    i += g.d_w;
+                }
+            }
+        }
+    }
+}
+
+/// im2col conv for groups with at least two output channels: per block of output channels the
+/// weights are packed once (pairs of taps per word, channel pairs per unit); then, for every
+/// pair of output pixels, their columns are gathered (raw `x`, padding = `in_zp`), multiplied
+/// with every channel pair ([`gemm_pairs`]) and requantized ([`gemm_out`]).
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn conv_gemm(
+    p: &QConv2dP,
+    g: &Geom,
+    x: &[i8],
+    w: &[i8],
+    bias: &[i32],
+    mult: &[i32],
+    shift: &[i32],
+    out: &mut [i8],
+) {
+    let k = g.icg * g.khw;
+    let kw = k.div_ceil(2);
     let off = p.in_zp.wrapping_neg();
+    let zz = pack(p.in_zp, p.in_zp);
+    let oq = OutQ {
+        zp: p.out_zp,
+        lo: p.act_min,
+        hi: p.act_max,
+    };
+
+    // With padding, the group's input is copied into a buffer padded with `in_zp` when it
+    // fits, so every window lies inside it and the gather needs no bounds logic.
+    let g0 = g;
+    let (oy_a, oy_b) = g.full_rows();
+    let (ox_a, ox_b) = g.full_cols();
+    let padded = (oy_a, oy_b, ox_a, ox_b) != (0, g.out_h, 0, g.out_w);
+    let ph = (g.out_h.max(1) - 1) * g.s_h + (g.k_h - 1) * g.d_h + 1;
+    let pw = (g.out_w.max(1) - 1) * g.s_w + (g.k_w - 1) * g.d_w + 1;
+    let zp8 = i8::try_from(p.in_zp).ok();
+    let copy = padded && zp8.is_some() && g.icg * ph * pw <= PAD_BUF;
+    let mut pbuf = [0i8; PAD_BUF];
+    let gp = Geom {
+        in_h: ph,
+        in_w: pw,
+        pad_t: 0,
+        pad_l: 0,
+        ihw: ph * pw,
+        ..*g
+    };
+    let g = if copy { &gp } else { g };
+
+    let mut scratch = [0u64; SCRATCH];
+    let (col, rest) = scratch.split_at_mut(kw);
+    let (toff, wbuf) = rest.split_at_mut(kw);
+    // Tap offsets from the window's top-left input element; an odd `k` repeats tap 0 in the
+    // spare lane (its packed weight is 0).
+    let mut t = 0;
+    for icl in 0..g.icg {
+        for ky in 0..g.k_h {
+            for kx in 0..g.k_w {
+                let o = (icl * g.ihw + ky * g.d_h * g.in_w + kx * g.d_w) as u64;
+                toff[t / 2] |= o << (32 * (t % 2));
+                t += 1;
+            }
+        }
+    }
+
+    // Channel pairs per block: as many as fit, spread evenly over the blocks.
+    let npairs = g.ocg.div_ceil(2);
+    let cap = (wbuf.len() / kw).min(BLOCK_MAX / 2);
+    let per_block = npairs.div_ceil(npairs.div_ceil(cap));
+    let (oy_a, oy_b) = g.full_rows();
+    let (ox_a, ox_b) = g.full_cols();
+    let pixel = |pos: usize| {
+        let (oy, ox) = (pos / g.out_w, pos % g.out_w);
+        (
+            oy,
+            ox,
+            (oy_a..oy_b).contains(&oy) && (ox_a..ox_b).contains(&ox),
+        )
+    };
+    let mut acc0 = [0i32; BLOCK_MAX];
+    let mut rq = [Rq::default(); BLOCK_MAX];
+    let mut sums = [0i32; 2 * BLOCK_MAX];
 
     for n in 0..p.batch as usize {
-        for oc in 0..out_c {
-            let g = oc / ocg.max(1);
-            let b0 = if bias.is_empty() { 0 } else { bias[oc] };
-            let (m, s) = channel_q(mult, shift, p.per_channel, oc);
-            let plane = &mut out[(n * out_c + oc) * ohw..][..ohw];
-            let xg = &x[(n * in_c + g * icg) * ihw..][..icg * ihw];
-            let wo = &w[oc * icg * khw..][..icg * khw];
-            for oy in 0..out_h {
-                let by = (oy * s_h) as isize - pad_t;
-                let (ky_lo, ky_hi) = valid_range(by, d_h, k_h, in_h);
-                for ox in 0..out_w {
-                    let bx = (ox * s_w) as isize - pad_l;
-                    let (kx_lo, kx_hi) = valid_range(bx, d_w, k_w, in_w);
-                    let mut acc = b0;
-                    if kx_lo < kx_hi {
-                        // In range whenever the window has a tap inside the input.
-                        let ix = (bx + (kx_lo * d_w) as isize) as usize;
-                        for icl in 0..icg {
-                            let xp = &xg[icl * ihw..][..ihw];
-                            let wk = &wo[icl * khw..][..khw];
-                            for ky in ky_lo..ky_hi {
-                                let iy = (by + (ky * d_h) as isize) as usize;
-                                let xs = xp[iy * in_w + ix..].iter().step_by(d_w);
-                                let ws = &wk[ky * k_w + kx_lo..ky * k_w + kx_hi];
-                                for (&xv, &wv) in xs.zip(ws) {
-                                    acc = acc.wrapping_add(
-                                        (xv as i32).wrapping_add(off).wrapping_mul(wv as i32),
-                                    );
-                                }
-                            }
-                        }
+        for grp in 0..g.groups {
+            let xg = if copy {
+                let src = &x[(n * g0.in_c + grp * g.icg) * g0.ihw..][..g.icg * g0.ihw];
+                let dst = &mut pbuf[..g.icg * g.ihw];
+                pad_planes(g0, src, dst, ph, pw, zp8.unwrap_or(0));
+                &pbuf[..g.icg * g.ihw]
+            } else {
+                &x[(n * g.in_c + grp * g.icg) * g.ihw..][..g.icg * g.ihw]
+            };
+            let outg = &mut out[(n * g.out_c + grp * g.ocg) * g.ohw..][..g.ocg * g.ohw];
+            let mut q0 = 0;
+            while q0 < npairs {
+                let nq = per_block.min(npairs - q0);
+                let oc0 = 2 * q0;
+                // Channels of this block (the last may be odd: its pair partner repeats it).
+                let nc = (2 * nq).min(g.ocg - oc0);
+                for (q, wq) in wbuf.chunks_exact_mut(kw).take(nq).enumerate() {
+                    let oc = |lane: usize| grp * g.ocg + oc0 + (2 * q + lane).min(nc - 1);
+                    let (wa, wb) = (&w[oc(0) * k..][..k], &w[oc(1) * k..][..k]);
+                    let word = |c: &[i8]| pack(c[0] as i32, c.get(1).map_or(0, |&v| v as i32));
+                    for (dst, (ca, cb)) in wq.iter_mut().zip(wa.chunks(2).zip(wb.chunks(2))) {
+                        *dst = pair(word(ca), word(cb));
                     }
-                    let v = multiply_by_quantized_multiplier(acc, m, s).wrapping_add(p.out_zp);
-                    plane[oy * out_w + ox] = act(v, p.act_min, p.act_max);
+                    for (lane, wo) in [wa, wb].into_iter().enumerate() {
+                        let b0 = if bias.is_empty() { 0 } else { bias[oc(lane)] };
+                        acc0[2 * q + lane] = b0.wrapping_add(off.wrapping_mul(sum_i8(wo)));
+                        rq[2 * q + lane] = Rq::of(mult, shift, p.per_channel, oc(lane));
+                    }
                 }
+                let wblk = &wbuf[..nq * kw];
+                let outb = &mut outg[oc0 * g.ohw..][..nc * g.ohw];
+                for pos in (0..g.ohw).step_by(2) {
+                    let two = pos + 1 < g.ohw;
+                    let b = if two { pixel(pos + 1) } else { pixel(pos) };
+                    fill_cols(g, col, toff, xg, pixel(pos), b, zz);
+                    gemm_pairs(col, wblk, &acc0[..2 * nq], &mut sums[..4 * nq]);
+                    gemm_out(&sums, &rq[..nc], &oq, outb, g.ohw, pos, two);
+                }
+                q0 += nq;
+            }
+        }
+    }
+}
+
+/// Bytes of the padded-channel stack buffer of [`conv_dw`] (single channels).
+const DW_BUF: usize = 2048;
+/// Words of the channel-pair stack buffer of [`conv_dw`] (3 × 3 kernels).
+const DW_WORDS: usize = 512;
+
+/// Depthwise conv (one input and one output channel per group). Each channel is copied into a
+/// stack buffer padded with `in_zp` (whole, or in bands of output rows when large), so no tap
+/// needs a bounds test. 3 × 3 kernels with unit column dilation and column stride 1 or 2 take
+/// channels in pairs, interleaved in the 16-bit lanes of one word with their weights likewise
+/// ([`dw_pairs`], [`dw3_row`]: each load pair feeds two `smlaxy`); other kernels and an odd last
+/// channel go one channel at a time, four pixels sharing each weight load ([`dw_singles`]).
+/// Returns false (nothing written) when the buffers are too small for even one output row.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn conv_dw(
+    p: &QConv2dP,
+    g: &Geom,
+    x: &[i8],
+    w: &[i8],
+    bias: &[i32],
+    mult: &[i32],
+    shift: &[i32],
+    out: &mut [i8],
+) -> bool {
+    let ext_h = (g.k_h - 1) * g.d_h + 1;
+    // Single channels: buffer columns for groups of four pixels, the last group overhanging.
+    let pw = ((g.out_w.div_ceil(4) * 4).max(4) - 1) * g.s_w + (g.k_w - 1) * g.d_w + 1;
+    // Channel pairs (3 × 3): buffer columns for every pixel's window.
+    let pw2 = (g.out_w.max(1) - 1) * g.s_w + 3;
+    let paired = g.k_h == 3 && g.k_w == 3 && g.d_w == 1 && g.s_w <= 2 && ext_h * pw2 <= DW_WORDS;
+    let pairs = if paired { g.out_c / 2 } else { 0 };
+    if 2 * pairs < g.out_c && ext_h * pw > DW_BUF {
+        return false;
+    }
+    let oq = OutQ {
+        zp: p.out_zp,
+        lo: p.act_min,
+        hi: p.act_max,
+    };
+    if pairs > 0 {
+        dw_pairs(p, g, x, w, bias, mult, shift, out, pairs, pw2, &oq);
+    }
+    if 2 * pairs < g.out_c {
+        dw_singles(p, g, x, w, bias, mult, shift, out, 2 * pairs, pw, &oq);
+    }
+    true
+}
+
+/// The channels from `c0` on of [`conv_dw`], one at a time (`pw` buffer columns).
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn dw_singles(
+    p: &QConv2dP,
+    g: &Geom,
+    x: &[i8],
+    w: &[i8],
+    bias: &[i32],
+    mult: &[i32],
+    shift: &[i32],
+    out: &mut [i8],
+    c0: usize,
+    pw: usize,
+    oq: &OutQ,
+) {
+    let ext_h = (g.k_h - 1) * g.d_h + 1;
+    // Output rows per band.
+    let band = ((DW_BUF / pw - ext_h) / g.s_h + 1).min(g.out_h).max(1);
+    let zp = p.in_zp as i8;
+    let off = p.in_zp.wrapping_neg();
+    let mut buf = [0i8; DW_BUF];
+    for n in 0..p.batch as usize {
+        for c in c0..g.out_c {
+            let xp = &x[(n * g.in_c + c) * g.ihw..][..g.ihw];
+            let wo = &w[c * g.khw..][..g.khw];
+            let plane = &mut out[(n * g.out_c + c) * g.ohw..][..g.ohw];
+            let b0 = if bias.is_empty() { 0 } else { bias[c] };
+            let acc0 = b0.wrapping_add(off.wrapping_mul(sum_i8(wo)));
+            let rq = Rq::of(mult, shift, p.per_channel, c);
+            let mut oy0 = 0;
+            while oy0 < g.out_h {
+                let rows = band.min(g.out_h - oy0);
+                let pb = &mut buf[..((rows - 1) * g.s_h + ext_h) * pw];
+                dw_fill(g, pb, pw, xp, (oy0 * g.s_h) as isize - g.pad_t as isize, zp);
+                for r in 0..rows {
+                    let orow = &mut plane[(oy0 + r) * g.out_w..][..g.out_w];
+                    dw_row(g, &pb[r * g.s_h * pw..], pw, wo, acc0, &rq, oq, orow);
+                }
+                oy0 += rows;
+            }
+        }
+    }
+}
+
+/// The channel pairs `(2i, 2i + 1)`, `i < pairs`, of [`conv_dw`] (3 × 3, `d_w = 1`,
+/// `s_w <= 2`; `pw` buffer columns).
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn dw_pairs(
+    p: &QConv2dP,
+    g: &Geom,
+    x: &[i8],
+    w: &[i8],
+    bias: &[i32],
+    mult: &[i32],
+    shift: &[i32],
+    out: &mut [i8],
+    pairs: usize,
+    pw: usize,
+    oq: &OutQ,
+) {
+    let ext_h = 2 * g.d_h + 1;
+    let band = ((DW_WORDS / pw - ext_h) / g.s_h + 1).min(g.out_h).max(1);
+    let zz = pack(p.in_zp, p.in_zp);
+    let off = p.in_zp.wrapping_neg();
+    let mut buf = [0u32; DW_WORDS];
+    for n in 0..p.batch as usize {
+        for c in (0..2 * pairs).step_by(2) {
+            let xs = &x[(n * g.in_c + c) * g.ihw..][..2 * g.ihw];
+            let (xa, xb) = xs.split_at(g.ihw);
+            let (wa, wb) = (&w[c * 9..][..9], &w[(c + 1) * 9..][..9]);
+            let w9: [u32; 9] = core::array::from_fn(|t| pack(wa[t] as i32, wb[t] as i32));
+            let b = |c: usize| if bias.is_empty() { 0 } else { bias[c] };
+            let acc = [
+                b(c).wrapping_add(off.wrapping_mul(sum_i8(wa))),
+                b(c + 1).wrapping_add(off.wrapping_mul(sum_i8(wb))),
+            ];
+            let rq = [
+                Rq::of(mult, shift, p.per_channel, c),
+                Rq::of(mult, shift, p.per_channel, c + 1),
+            ];
+            let planes = &mut out[(n * g.out_c + c) * g.ohw..][..2 * g.ohw];
+            let (pa, pb) = planes.split_at_mut(g.ohw);
+            let mut oy0 = 0;
+            while oy0 < g.out_h {
+                let rows = band.min(g.out_h - oy0);
+                let bw = &mut buf[..((rows - 1) * g.s_h + ext_h) * pw];
+                let iy0 = (oy0 * g.s_h) as isize - g.pad_t as isize;
+                dw_fill2(g, bw, pw, xa, xb, iy0, zz);
+                for r in 0..rows {
+                    let top = &bw[r * g.s_h * pw..];
+                    let oa = &mut pa[(oy0 + r) * g.out_w..][..g.out_w];
+                    let ob = &mut pb[(oy0 + r) * g.out_w..][..g.out_w];
+                    dw3_row(g, top, pw, &w9, acc, &rq, oq, oa, ob);
+                }
+                oy0 += rows;
+            }
+        }
+    }
+}
+
+/// [`dw_fill`] for a channel pair: word `(r, c)` of `bw` holds both channels' value.
+fn dw_fill2(g: &Geom, bw: &mut [u32], pw: usize, xa: &[i8], xb: &[i8], iy0: isize, zz: u32) {
+    bw.fill(zz);
+    let (c0, len) = if g.pad_l < pw {
+        (g.pad_l, g.in_w.min(pw - g.pad_l))
+    } else {
+        (0, 0)
+    };
+    for (r, row) in bw.chunks_exact_mut(pw).enumerate() {
+        let iy = iy0 + r as isize;
+        if iy >= 0 && (iy as usize) < g.in_h && len > 0 {
+            let ra = &xa[iy as usize * g.in_w..][..len];
+            let rb = &xb[iy as usize * g.in_w..][..len];
+            for (d, (&va, &vb)) in row[c0..c0 + len].iter_mut().zip(ra.iter().zip(rb)) {
+                *d = pack(va as i32, vb as i32);
+            }
+        }
+    }
+}
+
+/// One output row of a channel pair ([`dw_pairs`]), the 3 × 3 window fully unrolled: `top`
+/// starts at the buffer row of the window tops. Each tap is one load of both channels' input,
+/// one of both weights, and two `smlaxy`.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn dw3_row(
+    g: &Geom,
+    top: &[u32],
+    pw: usize,
+    w9: &[u32; 9],
+    acc: [i32; 2],
+    rq: &[Rq; 2],
+    oq: &OutQ,
+    oa: &mut [i8],
+    ob: &mut [i8],
+) {
+    let step = g.d_h * pw;
+    for (ox, (o_a, o_b)) in oa.iter_mut().zip(ob.iter_mut()).enumerate() {
+        let (mut a, mut b) = (acc[0], acc[1]);
+        let at = ox * g.s_w;
+        // An opaque weight pointer per pixel: otherwise LLVM hoists the 18 weight lanes out of
+        // the loop and spills them (a stack load per MAC instead of one word load per tap).
+        let w9 = core::hint::black_box(w9);
+        for (ky, wr) in w9.chunks_exact(3).enumerate() {
+            let r = &top[at + ky * step..][..3];
+            for (&x, &wv) in r.iter().zip(wr) {
+                a = a.wrapping_add(lane_lo(x) * lane_lo(wv));
+                b = b.wrapping_add(lane_hi(x) * lane_hi(wv));
+            }
+        }
+        *o_a = oq.out(&rq[0], a);
+        *o_b = oq.out(&rq[1], b);
+    }
+}
+
+/// Copies the input rows `iy0..` of one channel into the band `pb` (`pw` columns, column `c` =
+/// input column `c - pad_l`), `zp` elsewhere.
+fn dw_fill(g: &Geom, pb: &mut [i8], pw: usize, xp: &[i8], iy0: isize, zp: i8) {
+    pb.fill(zp);
+    let (c0, len) = if g.pad_l < pw {
+        (g.pad_l, g.in_w.min(pw - g.pad_l))
+    } else {
+        (0, 0)
+    };
+    for (r, row) in pb.chunks_exact_mut(pw).enumerate() {
+        let iy = iy0 + r as isize;
+        if iy >= 0 && (iy as usize) < g.in_h && len > 0 {
+            row[c0..c0 + len].copy_from_slice(&xp[iy as usize * g.in_w..][..len]);
+        }
+    }
+}
+
+/// One output row of [`conv_dw`] (any kernel width, stride, dilation): `top` starts at the
+/// band row of the window tops; pixels in groups of four sharing each weight load.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn dw_row(
+    g: &Geom,
+    top: &[i8],
+    pw: usize,
+    wo: &[i8],
+    acc0: i32,
+    rq: &Rq,
+    oq: &OutQ,
+    orow: &mut [i8],
+) {
+    let (s_w, d_w, k_w) = (g.s_w, g.d_w, g.k_w);
+    let step = g.d_h * pw;
+    for (i, o4) in orow.chunks_mut(4).enumerate() {
+        let mut a = [acc0; 4];
+        let mut at = 4 * i * s_w;
+        for wr in wo.chunks_exact(k_w) {
+            let mut c = at;
+            for &wv in wr {
+                // Keeps LLVM from unrolling this short loop (the remainder code costs more).
+                core::hint::black_box(());
+                let wv = wv as i32;
+                let xs = &top[c..][..3 * s_w + 1];
+                a[0] = a[0].wrapping_add(xs[0] as i32 * wv);
+                a[1] = a[1].wrapping_add(xs[s_w] as i32 * wv);
+                a[2] = a[2].wrapping_add(xs[2 * s_w] as i32 * wv);
+                a[3] = a[3].wrapping_add(xs[3 * s_w] as i32 * wv);
+                c += d_w;
+            }
+            at += step;
+        }
+        for (o, &v) in o4.iter_mut().zip(&a) {
+            *o = oq.out(rq, v);
+        }
+    }
+}
+
+/// Words of [`conv_pairs`]' packed weights (the most taps per output channel it takes).
+const PAIR_WORDS: usize = 1024;
+
+/// Direct conv over pairs of output channels (for what [`conv_gemm`] cannot hold: large `k`,
+/// or one output channel per group): the pair's weights are packed per tap into the 16-bit
+/// lanes of one word, so each raw input byte feeds an `smlabb` and an `smlabt`; the input
+/// offset is added as `-in_zp * Σ w` (over the taps inside the input). Output-stationary.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn conv_pairs(
+    p: &QConv2dP,
+    g: &Geom,
+    x: &[i8],
+    w: &[i8],
+    bias: &[i32],
+    mult: &[i32],
+    shift: &[i32],
+    out: &mut [i8],
+) {
+    let k = g.icg * g.khw;
+    let off = p.in_zp.wrapping_neg();
+    let oq = OutQ {
+        zp: p.out_zp,
+        lo: p.act_min,
+        hi: p.act_max,
+    };
+    let mut wbuf = [0u32; PAIR_WORDS];
+    let wp = &mut wbuf[..k];
+    for n in 0..p.batch as usize {
+        for grp in 0..g.groups {
+            let xg = &x[(n * g.in_c + grp * g.icg) * g.ihw..][..g.icg * g.ihw];
+            for c0 in (0..g.ocg).step_by(2) {
+                let (oa, ob) = (grp * g.ocg + c0, grp * g.ocg + (c0 + 1).min(g.ocg - 1));
+                let (wa, wb) = (&w[oa * k..][..k], &w[ob * k..][..k]);
+                // Tap-major: `wp[t * icg + icl]` for tap `t = ky * k_w + kx`.
+                for (t, wt) in wp.chunks_exact_mut(g.icg).enumerate() {
+                    for (icl, d) in wt.iter_mut().enumerate() {
+                        let i = icl * g.khw + t;
+                        *d = pack(wa[i] as i32, wb[i] as i32);
+                    }
+                }
+                let b = |c: usize| if bias.is_empty() { 0 } else { bias[c] };
+                let full = |c: usize, wc: &[i8]| b(c).wrapping_add(off.wrapping_mul(sum_i8(wc)));
+                let acc = [b(oa), b(ob), full(oa, wa), full(ob, wb)];
+                let rq = [
+                    Rq::of(mult, shift, p.per_channel, oa),
+                    Rq::of(mult, shift, p.per_channel, ob),
+                ];
+                let planes = &mut out[(n * g.out_c + oa) * g.ohw..][..(ob - oa + 1) * g.ohw];
+                let (pa, pb) = planes.split_at_mut(g.ohw);
+                for oy in 0..g.out_h {
+                    let ra = &mut pa[oy * g.out_w..][..g.out_w];
+                    // `ob == oa` (an odd last channel): the second result is dropped.
+                    let rb = pb.get_mut(oy * g.out_w..(oy + 1) * g.out_w);
+                    pairs_row(g, xg, wp, oy, off, acc, &rq, &oq, ra, rb);
+                }
+            }
+        }
+    }
+}
+
+/// `(Σ x·lo(w), Σ x·hi(w), Σ lo(w), Σ hi(w))` over one window's taps inside the input (raw `x`:
+/// one `smlabb` and one `smlabt` per tap); the weight sums only when `SW`. Taps: kernel rows
+/// `ky_lo..ky_hi` from input row `iy0`, columns `kx_lo..kx_hi` from input column `ix0`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn pairs_window<const SW: bool>(
+    g: &Geom,
+    xg: &[i8],
+    wp: &[u32],
+    (ky_lo, ky_hi, iy0): (usize, usize, usize),
+    (kx_lo, kx_hi, ix0): (usize, usize, usize),
+) -> [i32; 4] {
+    let mut s = [0i32; 4];
+    let mut iy = iy0;
+    for ky in ky_lo..ky_hi {
+        let mut ix = ix0;
+        for kx in kx_lo..kx_hi {
+            let wt = &wp[(ky * g.k_w + kx) * g.icg..][..g.icg];
+            let xs = &xg[iy * g.in_w + ix..];
+            let mut i = 0;
+            for &wv in wt {
+                let xv = xs[i] as i32;
+                s[0] = s[0].wrapping_add(xv * lane_lo(wv));
+                s[1] = s[1].wrapping_add(xv * lane_hi(wv));
+                if SW {
+                    s[2] = s[2].wrapping_add(lane_lo(wv));
+                    s[3] = s[3].wrapping_add(lane_hi(wv));
+                }
+                i += g.ihw;
+            }
+            ix += g.d_w;
+        }
+        iy += g.d_h;
+    }
+    s
+}
+
+/// One output row of [`conv_pairs`] (`rb`: the second channel's row, if any; `wp` tap-major;
+/// `acc`: the channels' bias, then `bias - in_zp * Σ w`). Each tap runs over all input channels
+/// (a long inner loop); a clipped window skips the taps outside and sums its weights.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn pairs_row(
+    g: &Geom,
+    xg: &[i8],
+    wp: &[u32],
+    oy: usize,
+    off: i32,
+    acc: [i32; 4],
+    rq: &[Rq; 2],
+    oq: &OutQ,
+    ra: &mut [i8],
+    mut rb: Option<&mut [i8]>,
+) {
+    let by = (oy * g.s_h) as isize - g.pad_t as isize;
+    let (ky_lo, ky_hi) = valid_range(by, g.d_h, g.k_h, g.in_h);
+    // Only used when the window has a row inside the input.
+    let iy0 = (by + (ky_lo * g.d_h) as isize) as usize;
+    let rows = (ky_lo, ky_hi, iy0);
+    for (ox, o) in ra.iter_mut().enumerate() {
+        let bx = (ox * g.s_w) as isize - g.pad_l as isize;
+        let (kx_lo, kx_hi) = valid_range(bx, g.d_w, g.k_w, g.in_w);
+        let (a, b) = if ky_lo >= ky_hi || kx_lo >= kx_hi {
+            (acc[0], acc[1])
+        } else {
+            let cols = (kx_lo, kx_hi, (bx + (kx_lo * g.d_w) as isize) as usize);
+            if ky_hi - ky_lo == g.k_h && kx_hi - kx_lo == g.k_w {
+                let s = pairs_window::<false>(g, xg, wp, rows, cols);
+                (acc[2].wrapping_add(s[0]), acc[3].wrapping_add(s[1]))
+            } else {
+                let s = pairs_window::<true>(g, xg, wp, rows, cols);
+                let a = acc[0]
+                    .wrapping_add(s[0])
+                    .wrapping_add(off.wrapping_mul(s[2]));
+                (
+                    a,
+                    acc[1]
+                        .wrapping_add(s[1])
+                        .wrapping_add(off.wrapping_mul(s[3])),
+                )
+            }
+        };
+        *o = oq.out(&rq[0], a);
+        if let Some(rb) = rb.as_deref_mut() {
+            rb[ox] = oq.out(&rq[1], b);
+        }
+    }
+}
+
+/// Direct conv, the plain per-tap loop: what the other paths do not take (`k > PAIR_WORDS`,
+/// groups that do not divide the channel counts). Indexing as the module docs define it.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn conv_direct(
+    p: &QConv2dP,
+    g: &Geom,
+    x: &[i8],
+    w: &[i8],
+    bias: &[i32],
+    mult: &[i32],
+    shift: &[i32],
+    out: &mut [i8],
+) {
+    let off = p.in_zp.wrapping_neg();
+    let oq = OutQ {
+        zp: p.out_zp,
+        lo: p.act_min,
+        hi: p.act_max,
+    };
+    let kwg = g.icg * g.khw;
+    for n in 0..p.batch as usize {
+        for oc in 0..g.out_c {
+            let grp = oc / g.ocg.max(1);
+            let b0 = if bias.is_empty() { 0 } else { bias[oc] };
+            let rq = Rq::of(mult, shift, p.per_channel, oc);
+            let plane = &mut out[(n * g.out_c + oc) * g.ohw..][..g.ohw];
+            let xg = &x[(n * g.in_c + grp * g.icg) * g.ihw..][..g.icg * g.ihw];
+            let wo = &w[oc * kwg..][..kwg];
+            for (pos, o) in plane.iter_mut().enumerate() {
+                let by = ((pos / g.out_w) * g.s_h) as isize - g.pad_t as isize;
+                let bx = ((pos % g.out_w) * g.s_w) as isize - g.pad_l as isize;
+                let mut acc = b0;
+                for (t, &wv) in wo.iter().enumerate() {
+                    let (icl, ky, kx) = (t / g.khw, t % g.khw / g.k_w, t % g.k_w);
+                    let iy = by + (ky * g.d_h) as isize;
+                    let ix = bx + (kx * g.d_w) as isize;
+                    if (0..g.in_h as isize).contains(&iy) && (0..g.in_w as isize).contains(&ix) {
+                        let xv = xg[icl * g.ihw + iy as usize * g.in_w + ix as usize] as i32;
+                        acc = acc.wrapping_add(xv.wrapping_add(off).wrapping_mul(wv as i32));
+                    }
+                }
+                *o = oq.out(&rq, acc);
             }
         }
     }
@@ -105,11 +1019,38 @@ pub fn conv2d(
 // ---------------------------------------------------------------------------------------------
 // Dense
 
-/// Output columns accumulated at once by [`dense`] (a stack buffer; no allocation).
-const DENSE_CHUNK: usize = 32;
+/// `acc[t] += Σ_k (a[k] + off) * w[k * n + j0 + t]`, four columns in registers, `k` outer
+/// (`j0 + 4 <= n`, `w` holds `a.len()` rows of `n`).
+#[inline(never)]
+fn dense4(a: &[i8], off: i32, w: &[i8], n: usize, j0: usize, acc: &mut [i32; 4]) {
+    let mut s = *acc;
+    for (&av, wr) in a.iter().zip(w.chunks_exact(n)) {
+        // Keeps LLVM from unrolling (the unrolled body spills on Armv7-M).
+        core::hint::black_box(());
+        let av = (av as i32).wrapping_add(off);
+        let wr = &wr[j0..j0 + 4];
+        for t in 0..4 {
+            s[t] = s[t].wrapping_add(av.wrapping_mul(wr[t] as i32));
+        }
+    }
+    *acc = s;
+}
 
-/// int8 fully-connected (see [`QDenseP`]). Accumulates `DENSE_CHUNK` output columns at a time,
-/// reading weight rows contiguously; the i32 sums are order-independent.
+/// One output column: `acc + Σ_k (a[k] + off) * w[k * n + j]`.
+#[inline(never)]
+fn dense1(a: &[i8], off: i32, w: &[i8], n: usize, j: usize, acc: i32) -> i32 {
+    let mut s = acc;
+    if a.is_empty() {
+        return s;
+    }
+    for (&av, wv) in a.iter().zip(w[j..].iter().step_by(n)) {
+        s = s.wrapping_add((av as i32).wrapping_add(off).wrapping_mul(*wv as i32));
+    }
+    s
+}
+
+/// int8 fully-connected (see [`QDenseP`]): `k` outer, four output columns in registers inner,
+/// reading the weight rows contiguously; the i32 sums are order-independent.
 pub fn dense(
     p: &QDenseP,
     a: &[i8],
@@ -122,31 +1063,28 @@ pub fn dense(
     let (m, k, n) = (p.m as usize, p.k as usize, p.n as usize);
     let rows = p.batch as usize * m;
     let off = p.in_zp.wrapping_neg();
-    let mut acc = [0i32; DENSE_CHUNK];
+    let oq = OutQ {
+        zp: p.out_zp,
+        lo: p.act_min,
+        hi: p.act_max,
+    };
     for r in 0..rows {
         let ar = &a[r * k..][..k];
         let orow = &mut out[r * n..][..n];
+        let w = &w[..k * n];
+        let init = |j: usize| if bias.is_empty() { 0 } else { bias[j] };
         let mut j0 = 0;
-        while j0 < n {
-            let cw = (n - j0).min(DENSE_CHUNK);
-            let acc = &mut acc[..cw];
-            if bias.is_empty() {
-                acc.fill(0);
-            } else {
-                acc.copy_from_slice(&bias[j0..j0 + cw]);
+        while j0 + 4 <= n {
+            let mut acc = [init(j0), init(j0 + 1), init(j0 + 2), init(j0 + 3)];
+            dense4(ar, off, w, n, j0, &mut acc);
+            for (t, &s) in acc.iter().enumerate() {
+                orow[j0 + t] = oq.out(&Rq::of(mult, shift, p.per_channel, j0 + t), s);
             }
-            for (kk, &av) in ar.iter().enumerate() {
-                let av = (av as i32).wrapping_add(off);
-                for (s, &wv) in acc.iter_mut().zip(&w[kk * n + j0..][..cw]) {
-                    *s = s.wrapping_add(av.wrapping_mul(wv as i32));
-                }
-            }
-            for (jj, (&s, o)) in acc.iter().zip(&mut orow[j0..j0 + cw]).enumerate() {
-                let (mu, sh) = channel_q(mult, shift, p.per_channel, j0 + jj);
-                let v = multiply_by_quantized_multiplier(s, mu, sh).wrapping_add(p.out_zp);
-                *o = act(v, p.act_min, p.act_max);
-            }
-            j0 += cw;
+            j0 += 4;
+        }
+        for (j, o) in orow.iter_mut().enumerate().skip(j0) {
+            let s = dense1(ar, off, w, n, j, init(j));
+            *o = oq.out(&Rq::of(mult, shift, p.per_channel, j), s);
         }
     }
 }
@@ -154,57 +1092,148 @@ pub fn dense(
 // ---------------------------------------------------------------------------------------------
 // Binary
 
-/// One element of TFLite's int8 Add / Sub (see the module docs).
-#[inline(always)]
-fn add_one(p: &QBinaryP, a: i8, b: i8, sub: bool) -> i8 {
-    let ls = p.left_shift.clamp(0, 31) as u32;
-    let a = (a as i32).wrapping_sub(p.a_zp).wrapping_shl(ls);
-    let b = (b as i32).wrapping_sub(p.b_zp).wrapping_shl(ls);
-    let a = multiply_by_quantized_multiplier(a, p.a_mult, p.a_shift);
-    let b = multiply_by_quantized_multiplier(b, p.b_mult, p.b_shift);
-    let raw = if sub {
-        a.wrapping_sub(b)
-    } else {
-        a.wrapping_add(b)
-    };
-    let v = multiply_by_quantized_multiplier(raw, p.out_mult, p.out_shift).wrapping_add(p.out_zp);
-    act(v, p.act_min, p.act_max)
+/// TFLite's int8 Add / Sub / Mul with the multipliers decoded once (see the module docs).
+struct BinQ {
+    op: u8,
+    a_zp: i32,
+    b_zp: i32,
+    ls: u32,
+    a: Rq,
+    b: Rq,
+    o: Rq,
+    oq: OutQ,
 }
 
-/// One element of TFLite's int8 Mul.
-#[inline(always)]
-fn mul_one(p: &QBinaryP, a: i8, b: i8) -> i8 {
-    let prod = (a as i32)
-        .wrapping_sub(p.a_zp)
-        .wrapping_mul((b as i32).wrapping_sub(p.b_zp));
-    let v = multiply_by_quantized_multiplier(prod, p.out_mult, p.out_shift).wrapping_add(p.out_zp);
-    act(v, p.act_min, p.act_max)
+impl BinQ {
+    /// `mbqm((v - a_zp) << left_shift, a_mult, a_shift)` (Add / Sub only).
+    #[inline(always)]
+    fn scale_a(&self, v: i8) -> i32 {
+        let d = (v as i32).wrapping_sub(self.a_zp).wrapping_shl(self.ls);
+        self.a.scale(d)
+    }
+
+    #[inline(always)]
+    fn scale_b(&self, v: i8) -> i32 {
+        let d = (v as i32).wrapping_sub(self.b_zp).wrapping_shl(self.ls);
+        self.b.scale(d)
+    }
+
+    /// Add / Sub from the scaled operands.
+    #[inline(always)]
+    fn add_scaled(&self, a: i32, b: i32) -> i8 {
+        let raw = if self.op == QBIN_SUB {
+            a.wrapping_sub(b)
+        } else {
+            a.wrapping_add(b)
+        };
+        self.oq.out(&self.o, raw)
+    }
+
+    #[inline(always)]
+    fn mul(&self, a: i8, b: i8) -> i8 {
+        let prod = (a as i32)
+            .wrapping_sub(self.a_zp)
+            .wrapping_mul((b as i32).wrapping_sub(self.b_zp));
+        self.oq.out(&self.o, prod)
+    }
+
+    /// One output row, operands stepping by `sa` / `sb` (0: broadcast along the row).
+    #[inline(never)]
+    fn row(&self, a: &[i8], sa: isize, b: &[i8], sb: isize, out: &mut [i8]) {
+        let (mut i, mut j) = (0usize, 0usize);
+        if self.op == QBIN_MUL {
+            for o in out.iter_mut() {
+                // Keeps LLVM from unrolling (code size; the body is long anyway).
+                core::hint::black_box(());
+                *o = self.mul(a[i], b[j]);
+                i = i.wrapping_add(sa as usize);
+                j = j.wrapping_add(sb as usize);
+            }
+            return;
+        }
+        // Add / Sub: a broadcast operand is scaled once per row.
+        let xa = if sa == 0 { self.scale_a(a[0]) } else { 0 };
+        let xb = if sb == 0 { self.scale_b(b[0]) } else { 0 };
+        for o in out.iter_mut() {
+            core::hint::black_box(());
+            let x = if sa == 0 { xa } else { self.scale_a(a[i]) };
+            let y = if sb == 0 { xb } else { self.scale_b(b[j]) };
+            *o = self.add_scaled(x, y);
+            i = i.wrapping_add(sa as usize);
+            j = j.wrapping_add(sb as usize);
+        }
+    }
+
+    /// [`BinQ::row`] for Add / Sub with the scaled operands looked up in `ta` / `tb` (entry
+    /// `v + 128` = `scale_a(v)` / `scale_b(v)`).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn row_lut(
+        &self,
+        ta: &[i32; 256],
+        tb: &[i32; 256],
+        a: &[i8],
+        sa: isize,
+        b: &[i8],
+        sb: isize,
+        out: &mut [i8],
+    ) {
+        let (mut i, mut j) = (0usize, 0usize);
+        for o in out.iter_mut() {
+            core::hint::black_box(());
+            let x = ta[(a[i] as u8 ^ 0x80) as usize];
+            let y = tb[(b[j] as u8 ^ 0x80) as usize];
+            *o = self.add_scaled(x, y);
+            i = i.wrapping_add(sa as usize);
+            j = j.wrapping_add(sb as usize);
+        }
+    }
 }
 
 /// Broadcasting int8 Add / Sub / Mul (see [`QBinaryP`]).
 pub fn binary(p: &QBinaryP, a: &[i8], b: &[i8], out: &mut [i8]) {
-    let f: fn(&QBinaryP, i8, i8) -> i8 = match p.op {
-        QBIN_ADD => |p, a, b| add_one(p, a, b, false),
-        QBIN_SUB => |p, a, b| add_one(p, a, b, true),
-        QBIN_MUL => mul_one,
-        _ => return,
+    if !matches!(p.op, QBIN_ADD | QBIN_SUB | QBIN_MUL) {
+        return;
+    }
+    let q = BinQ {
+        op: p.op,
+        a_zp: p.a_zp,
+        b_zp: p.b_zp,
+        ls: p.left_shift.clamp(0, 31) as u32,
+        a: Rq::new(p.a_mult, p.a_shift),
+        b: Rq::new(p.b_mult, p.b_shift),
+        o: Rq::new(p.out_mult, p.out_shift),
+        oq: OutQ {
+            zp: p.out_zp,
+            lo: p.act_min,
+            hi: p.act_max,
+        },
     };
     let walk = Walk::new(
         p.rank,
         &p.out_shape,
-        &p.a_strides.map(|v| v as isize),
-        &p.b_strides.map(|v| v as isize),
+        &strides_u32(&p.a_strides),
+        &strides_u32(&p.b_strides),
     );
     let (len, sa, sb) = walk.row();
+    let rank = (p.rank as usize).min(MAX_RANK);
+    let total: usize = p.out_shape[..rank].iter().map(|&l| l as usize).product();
     let mut k = 0usize;
+    if p.op != QBIN_MUL && total >= 256 {
+        // An int8 operand has 256 values: tabulate both scalings once.
+        let v = |i: usize| (i as u8 ^ 0x80) as i8;
+        let ta: [i32; 256] = core::array::from_fn(|i| q.scale_a(v(i)));
+        let tb: [i32; 256] = core::array::from_fn(|i| q.scale_b(v(i)));
+        walk.rows(|oa, ob| {
+            let o = &mut out[k..k + len];
+            q.row_lut(&ta, &tb, &a[oa as usize..], sa, &b[ob as usize..], sb, o);
+            k += len;
+        });
+        return;
+    }
     walk.rows(|oa, ob| {
         let o = &mut out[k..k + len];
-        let (mut i, mut j) = (oa as usize, ob as usize);
-        for v in o.iter_mut() {
-            *v = f(p, a[i], b[j]);
-            i = i.wrapping_add(sa as usize);
-            j = j.wrapping_add(sb as usize);
-        }
+        q.row(&a[oa as usize..], sa, &b[ob as usize..], sb, o);
         k += len;
     });
 }
@@ -212,66 +1241,120 @@ pub fn binary(p: &QBinaryP, a: &[i8], b: &[i8], out: &mut [i8]) {
 // ---------------------------------------------------------------------------------------------
 // Pool2d
 
+/// The max (`max`) or the sum of one window: `rows` input rows from `at` (`row_step` apart),
+/// `span` bytes each, every `d_w`-th one a tap. The max starts at -128.
+#[inline(always)]
+fn pool_window(
+    max: bool,
+    xp: &[i8],
+    mut at: usize,
+    rows: usize,
+    row_step: usize,
+    span: usize,
+    d_w: usize,
+) -> i32 {
+    let mut acc: i32 = if max { -128 } else { 0 };
+    for _ in 0..rows {
+        for &v in xp[at..][..span].iter().step_by(d_w) {
+            acc = if max {
+                acc.max(v as i32)
+            } else {
+                acc + v as i32
+            };
+        }
+        at += row_step;
+    }
+    acc
+}
+
+/// One plane of [`pool2d`].
+#[inline(never)]
+fn pool_plane(max: bool, p: &QPool2dP, xp: &[i8], op: &mut [i8]) {
+    let (in_h, in_w, out_w) = (p.in_h as usize, p.in_w as usize, p.out_w as usize);
+    let (k_h, k_w) = (p.k_h as usize, p.k_w as usize);
+    let (s_h, d_h) = ((p.s_h as usize).max(1), (p.d_h as usize).max(1));
+    let (s_w, d_w) = ((p.s_w as usize).max(1), (p.d_w as usize).max(1));
+    let full = (k_h * k_w) as i32;
+    let finish = |acc: i32, n_in: i32| -> i8 {
+        let v = if max {
+            acc
+        } else if p.count_include_pad && full > 0 {
+            round_div(acc.wrapping_add((full - n_in).wrapping_mul(p.zp)), full)
+        } else if n_in > 0 {
+            round_div(acc, n_in)
+        } else {
+            p.zp
+        };
+        act(v, p.act_min, p.act_max)
+    };
+    let ext_w = (k_w.max(1) - 1) * d_w + 1;
+    let (fa, fb) = full_range(p.pad_l as usize, s_w, ext_w, in_w, out_w);
+    let row_step = d_h * in_w;
+    for (oy, orow) in op.chunks_exact_mut(out_w.max(1)).enumerate() {
+        let by = (oy * s_h) as isize - p.pad_t as isize;
+        let (ky_lo, ky_hi) = valid_range(by, d_h, k_h, in_h);
+        let rows = ky_hi - ky_lo;
+        // Only dereferenced when the window has a row inside the input.
+        let iy0 = (by + (ky_lo * d_h) as isize) as usize;
+        let interior = rows > 0 && k_w > 0;
+        if interior && fa < fb {
+            // Interior columns: the same taps relative to the window, no clipping.
+            let n_in = (rows * k_w) as i32;
+            let mut at = iy0 * in_w + fa * s_w - p.pad_l as usize;
+            for o in &mut orow[fa..fb] {
+                let acc = if rows == 2 && k_w == 2 && d_w == 1 {
+                    // 2 × 2 windows (the common pooling), unrolled.
+                    let (r0, r1) = (&xp[at..][..2], &xp[at + row_step..][..2]);
+                    let (a, b) = (r0[0] as i32, r0[1] as i32);
+                    let (c, d) = (r1[0] as i32, r1[1] as i32);
+                    if max {
+                        a.max(b).max(c.max(d))
+                    } else {
+                        a + b + c + d
+                    }
+                } else if ext_w == in_w && d_h == 1 && d_w == 1 {
+                    // Whole consecutive input rows (global pooling): one contiguous run.
+                    pool_window(max, xp, at, 1, 0, ext_w * rows, 1)
+                } else {
+                    pool_window(max, xp, at, rows, row_step, ext_w, d_w)
+                };
+                *o = finish(acc, n_in);
+                at += s_w;
+            }
+        }
+        // Border pixels (clipped windows), and every pixel when no row is inside the input.
+        for (ox, o) in orow.iter_mut().enumerate() {
+            if interior && (fa..fb).contains(&ox) {
+                continue;
+            }
+            let bx = (ox * s_w) as isize - p.pad_l as isize;
+            let (kx_lo, kx_hi) = valid_range(bx, d_w, k_w, in_w);
+            let nx = kx_hi - kx_lo;
+            let acc = if nx > 0 && rows > 0 {
+                let ix = (bx + (kx_lo * d_w) as isize) as usize;
+                let span = (nx - 1) * d_w + 1;
+                pool_window(max, xp, iy0 * in_w + ix, rows, row_step, span, d_w)
+            } else if max {
+                -128
+            } else {
+                0
+            };
+            *o = finish(acc, (rows * nx) as i32);
+        }
+    }
+}
+
 /// int8 max / average pooling (see [`QPool2dP`] and the module docs for the average's rounding).
 pub fn pool2d(p: &QPool2dP, x: &[i8], out: &mut [i8]) {
-    let is_max = match p.kind {
+    let max = match p.kind {
         QPOOL_MAX => true,
         QPOOL_AVG => false,
         _ => return,
     };
-    let (in_h, in_w, out_h, out_w) = (
-        p.in_h as usize,
-        p.in_w as usize,
-        p.out_h as usize,
-        p.out_w as usize,
-    );
-    let (k_h, k_w) = (p.k_h as usize, p.k_w as usize);
-    let (s_h, s_w) = ((p.s_h as usize).max(1), (p.s_w as usize).max(1));
-    let (d_h, d_w) = ((p.d_h as usize).max(1), (p.d_w as usize).max(1));
-    let (pad_t, pad_l) = (p.pad_t as isize, p.pad_l as isize);
-    let (ihw, ohw) = (in_h * in_w, out_h * out_w);
-    let full = (k_h * k_w) as i32;
-
+    let ihw = p.in_h as usize * p.in_w as usize;
+    let ohw = p.out_h as usize * p.out_w as usize;
     for pl in 0..p.batch as usize * p.c as usize {
-        let xp = &x[pl * ihw..][..ihw];
-        let op = &mut out[pl * ohw..][..ohw];
-        for oy in 0..out_h {
-            let by = (oy * s_h) as isize - pad_t;
-            let (ky_lo, ky_hi) = valid_range(by, d_h, k_h, in_h);
-            for ox in 0..out_w {
-                let bx = (ox * s_w) as isize - pad_l;
-                let (kx_lo, kx_hi) = valid_range(bx, d_w, k_w, in_w);
-                let nx = kx_hi - kx_lo;
-                let n_in = ((ky_hi - ky_lo) * nx) as i32;
-                let mut acc: i32 = if is_max { -128 } else { 0 };
-                if nx > 0 {
-                    let ix = (bx + (kx_lo * d_w) as isize) as usize;
-                    for ky in ky_lo..ky_hi {
-                        let iy = (by + (ky * d_h) as isize) as usize;
-                        let taps = xp[iy * in_w + ix..].iter().step_by(d_w).take(nx);
-                        if is_max {
-                            for &v in taps {
-                                acc = acc.max(v as i32);
-                            }
-                        } else {
-                            for &v in taps {
-                                acc += v as i32;
-                            }
-                        }
-                    }
-                }
-                let v = if is_max {
-                    acc
-                } else if p.count_include_pad && full > 0 {
-                    round_div(acc.wrapping_add((full - n_in).wrapping_mul(p.zp)), full)
-                } else if n_in > 0 {
-                    round_div(acc, n_in)
-                } else {
-                    p.zp
-                };
-                op[oy * out_w + ox] = act(v, p.act_min, p.act_max);
-            }
-        }
+        pool_plane(max, p, &x[pl * ihw..][..ihw], &mut out[pl * ohw..][..ohw]);
     }
 }
 
