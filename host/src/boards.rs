@@ -93,6 +93,27 @@ const TARGETS: &[&str] = &[
 const RUNTIMES: &[&str] = &["mps2", "mps3"];
 
 impl Board {
+    /// The LLVM CPU the firmware is tuned for (`-C target-cpu`), from `core`: the Cortex-M cores
+    /// LLVM knows (a trailing `f` for the FPU variant dropped, the target triple says it).
+    /// `None` for others: the target's baseline.
+    pub fn target_cpu(&self) -> Option<&str> {
+        const KNOWN: &[&str] = &[
+            "cortex-m0",
+            "cortex-m0plus",
+            "cortex-m1",
+            "cortex-m3",
+            "cortex-m4",
+            "cortex-m7",
+            "cortex-m23",
+            "cortex-m33",
+            "cortex-m35p",
+            "cortex-m55",
+            "cortex-m85",
+        ];
+        let core = self.core.strip_suffix('f').unwrap_or(&self.core);
+        KNOWN.iter().copied().find(|k| *k == core)
+    }
+
     fn parse(path: &Path, text: &str) -> Result<Board, BoardError> {
         let invalid = |message: String| BoardError::Invalid {
             path: path.to_path_buf(),
@@ -219,6 +240,16 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn target_cpu_comes_from_the_core() {
+        let c = Catalog::builtin().unwrap();
+        let cpu = |n: &str| c.get(n).unwrap().target_cpu().map(str::to_string);
+        assert_eq!(cpu("mps2-an386").as_deref(), Some("cortex-m4"));
+        assert_eq!(cpu("mps2-an385").as_deref(), Some("cortex-m3"));
+        assert_eq!(cpu("mps2-an500").as_deref(), Some("cortex-m7"));
+        assert_eq!(cpu("mps3-an547").as_deref(), Some("cortex-m55"));
+    }
 
     #[test]
     fn builtin_catalog_has_the_emulated_boards() {

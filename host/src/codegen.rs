@@ -430,7 +430,14 @@ fn kiln_x() -> &'static str {
 fn config_toml(board: &Board, build_std: bool) -> String {
     let mut s = format!("[build]\ntarget = \"{}\"\n\n", board.target);
     s += "[target.'cfg(all(target_arch = \"arm\", target_os = \"none\"))']\n";
-    s += "rustflags = [\"-C\", \"link-arg=-Tlink.x\", \"-C\", \"link-arg=-Tkiln.x\"]\n";
+    let cpu = board
+        .target_cpu()
+        .map(|c| format!(", \"-C\", \"target-cpu={c}\""))
+        .unwrap_or_default();
+    let _ = writeln!(
+        s,
+        "rustflags = [\"-C\", \"link-arg=-Tlink.x\", \"-C\", \"link-arg=-Tkiln.x\"{cpu}]"
+    );
     if let Some(q) = &board.qemu {
         let _ = writeln!(
             s,
