@@ -245,6 +245,10 @@ fn gate_fails_on_degraded_build_and_passes_normal_one() {
         baseline.to_str().unwrap(),
         "--max-accuracy-drop",
         "0.5",
+        "--max-latency-increase",
+        "5",
+        "--max-flash-increase",
+        "1",
     ];
     let normal = ok(
         validate_int8("digits-cnn", "host", &gate),

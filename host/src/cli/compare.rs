@@ -36,8 +36,9 @@ pub struct LimitArgs {
     /// Largest allowed increase of mean instructions per inference, in percent [default: 5].
     #[arg(long, value_name = "PCT", value_parser = limit)]
     pub max_latency_increase: Option<f64>,
-    /// Largest allowed increase of flash and of RAM bytes, in percent [default: 5].
-    #[arg(long, value_name = "PCT", value_parser = limit)]
+    /// Largest allowed increase of flash and of RAM bytes, in percent [default: 5]
+    /// (`--max-flash-increase` is the same option).
+    #[arg(long, alias = "max-flash-increase", value_name = "PCT", value_parser = limit)]
     pub max_size_increase: Option<f64>,
 }
 
