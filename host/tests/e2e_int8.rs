@@ -596,3 +596,59 @@ fn int8_io_build_takes_and_gives_int8() {
         "{err}"
     );
 }
+
+/// `kiln bench` times every layer on the device; the layers add up to the whole inference
+/// (within 2 % for models of at least a million instructions) and carry their MACs.
+#[test]
+fn bench_reports_per_layer_latency() {
+    let r = ok(
+        kiln()
+            .args([
+                "bench",
+                "models/ds-cnn-kws/model.onnx",
+                "--board",
+                "mps2-an386",
+            ])
+            .args([
+                "--precision",
+                "int8",
+                "--calib",
+                "models/ds-cnn-kws/calib.npz",
+            ])
+            .args(["--limit", "1", "--no-db", "--format", "json", "--out"])
+            .arg(root().join("target/e2e/ds-cnn-kws-int8-mps2-an386"))
+            .output()
+            .unwrap(),
+        "bench ds-cnn-kws int8",
+    );
+    let l = &r["layers"];
+    let layers = l["layers"].as_array().unwrap();
+    let macs: u64 = layers.iter().map(|x| x["macs"].as_u64().unwrap()).sum();
+    assert_eq!(macs, r["macs"].as_u64().unwrap());
+    let sum: u64 = layers
+        .iter()
+        .map(|x| x["instructions"].as_u64().unwrap())
+        .sum();
+    assert_eq!(sum, l["total_instructions"].as_u64().unwrap());
+    let whole = l["whole_instructions"].as_u64().unwrap() as f64;
+    assert!(whole >= 1e6);
+    assert!((sum as f64 - whole).abs() / whole <= 0.02, "{l:#}");
+    for x in layers.iter().filter(|x| x["kernel"] == "int8 Conv2d") {
+        assert!(x["instructions"].as_u64().unwrap() > 0, "{x:#}");
+        assert!(x["instructions_per_mac"].as_f64().unwrap() > 0.0, "{x:#}");
+    }
+    eprintln!(
+        "ds-cnn-kws int8 per layer on mps2-an386: sum {sum}, whole {whole}, {} layers",
+        layers.len()
+    );
+
+    let host = ok(
+        kiln()
+            .args(["bench", "models/digits-mlp/model.onnx", "--board", "host"])
+            .args(["--limit", "1", "--no-db", "--format", "json"])
+            .output()
+            .unwrap(),
+        "bench on host",
+    );
+    assert!(host["layers"].is_null());
+}

@@ -201,9 +201,82 @@ struct BenchReport<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     stack: Option<Stats>,
     quantization: Option<BenchQuant>,
+    /// Per-layer latency on the device (the first sample, layer by layer); `null` on `host`.
+    layers: Option<BenchLayers>,
     provenance: super::validate::Provenance,
     /// Where the run was stored; `null` with `--no-db`.
     stored: Option<super::compare::StoredInfo>,
+}
+
+/// Per-layer latency: each layer timed as the difference of consecutive partial runs (layers
+/// `0..=L`, `InvokeUntil`) on the first sample.
+#[derive(Serialize)]
+struct BenchLayers {
+    layers: Vec<BenchLayer>,
+    /// Sum of the layers (= the run up to the last layer).
+    total_instructions: u64,
+    /// The whole inference of the same sample, timed separately.
+    whole_instructions: u64,
+    /// `|total - whole| / whole`, in percent.
+    difference_pct: f64,
+}
+
+#[derive(Serialize)]
+struct BenchLayer {
+    node: String,
+    op_type: String,
+    kernel: String,
+    macs: u64,
+    instructions: u64,
+    instructions_per_mac: Option<f64>,
+}
+
+/// Models of at least this many instructions must have per-layer sums within
+/// [`LAYER_SUM_TOLERANCE_PCT`] of the whole inference (smaller ones are dominated by the
+/// per-layer early-exit tests and the timer's resolution).
+const LAYER_CHECK_MIN_INSTRUCTIONS: u64 = 1_000_000;
+const LAYER_SUM_TOLERANCE_PCT: f64 = 2.0;
+
+fn bench_layers(
+    p: &crate::deploy::Prepared,
+    runner: &mut dyn crate::deploy::Runner,
+    sample: &[&[f32]],
+    whole: Option<u64>,
+) -> anyhow::Result<Option<BenchLayers>> {
+    let Some(whole) = whole else {
+        return Ok(None);
+    };
+    let g = &p.graph;
+    let all: Vec<usize> = (0..g.nodes.len()).collect();
+    let outs = runner.run_layers(sample, &all)?;
+    let mut prev = 0;
+    let mut layers = Vec::new();
+    for (node, out) in g.nodes.iter().zip(&outs) {
+        let until = out.instructions_until.unwrap_or(prev);
+        let instructions = until.saturating_sub(prev);
+        prev = until;
+        let kind = match &node.op {
+            crate::ir::Op::F32(k) => format!("{k:?}"),
+            crate::ir::Op::Q(q) => format!("{q:?}"),
+            _ => String::new(),
+        };
+        let kind = kind.split('(').next().unwrap_or("").to_string();
+        layers.push(BenchLayer {
+            node: node.name.clone(),
+            op_type: node.op_type.clone(),
+            kernel: format!("{} {kind}", node.op.kernel()).trim().to_string(),
+            macs: node.macs,
+            instructions,
+            instructions_per_mac: (node.macs > 0).then(|| instructions as f64 / node.macs as f64),
+        });
+    }
+    let total = prev;
+    Ok(Some(BenchLayers {
+        layers,
+        total_instructions: total,
+        whole_instructions: whole,
+        difference_pct: (total as f64 - whole as f64).abs() / (whole.max(1) as f64) * 100.0,
+    }))
 }
 
 /// The model file's provenance, as the validate report has it.
@@ -271,6 +344,8 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
     }
     bar.finish_and_clear();
     let spread = Spread::of(&instr);
+    let first: Vec<&[f32]> = inputs[0].iter().map(Vec::as_slice).collect();
+    let layers = bench_layers(&p, runner.as_mut(), &first, instr.first().copied())?;
     let stack = runner.stats()?;
     let macs = p.graph.total_macs();
     let provenance = provenance(&p, crate::store::git_commit())?;
@@ -300,6 +375,7 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
             recipe: q.recipe(),
             calib_hash: q.calib_hash.clone(),
         }),
+        layers,
         provenance,
         stored: None,
     };
@@ -312,8 +388,24 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
             serde_json::to_string_pretty(&report).map(Some)
         })?;
     }
+    // The per-layer figures must add up to the whole inference (DESIGN.md, measurement).
+    let layer_check = report.layers.as_ref().and_then(|l| {
+        (l.whole_instructions >= LAYER_CHECK_MIN_INSTRUCTIONS
+            && l.difference_pct > LAYER_SUM_TOLERANCE_PCT)
+            .then(|| {
+                format!(
+                    "per-layer instructions add up to {} but the whole inference took {} \
+                     ({:.2} % apart, more than {LAYER_SUM_TOLERANCE_PCT} %)",
+                    l.total_instructions, l.whole_instructions, l.difference_pct
+                )
+            })
+    });
     if a.format == Format::Json {
-        return print_json(&report);
+        print_json(&report)?;
+        return match layer_check {
+            Some(why) => Err(super::CheckFailed(why).into()),
+            None => Ok(()),
+        };
     }
     println!(
         "model     {} on {} ({} samples)",
@@ -348,8 +440,33 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
             s.stack_used, s.stack_reserve
         );
     }
+    if let Some(l) = &report.layers {
+        println!(
+            "layers    {:<28} {:<16} {:>10} {:>12} {:>9} {:>7}",
+            "node", "kernel", "MACs", "instructions", "per MAC", "share"
+        );
+        for x in &l.layers {
+            println!(
+                "          {:<28} {:<16} {:>10} {:>12} {:>9} {:>6.1}%",
+                x.node,
+                x.kernel,
+                x.macs,
+                x.instructions,
+                x.instructions_per_mac
+                    .map_or("-".to_string(), |v| format!("{v:.2}")),
+                x.instructions as f64 / l.total_instructions.max(1) as f64 * 100.0
+            );
+        }
+        println!(
+            "          sum {} vs whole inference {} ({:.2} % apart)",
+            l.total_instructions, l.whole_instructions, l.difference_pct
+        );
+    }
     if let Some(s) = &report.stored {
         println!("stored    run {} in {}", s.id, s.db);
     }
-    Ok(())
+    match layer_check {
+        Some(why) => Err(super::CheckFailed(why).into()),
+        None => Ok(()),
+    }
 }
