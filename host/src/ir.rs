@@ -158,6 +158,27 @@ impl Op {
             _ => None,
         }
     }
+    /// The kernel's name without its parameters (`Conv2d`, `Pool2d`; `Quantize`, `Dequantize`
+    /// for the boundaries).
+    pub fn variant(&self) -> String {
+        let dbg = match self {
+            Op::F32(k) => format!("{k:?}"),
+            Op::Q(q) => format!("{q:?}"),
+            Op::Quantize(_) => return "Quantize".into(),
+            Op::Dequantize(_) => return "Dequantize".into(),
+        };
+        dbg.split('(').next().unwrap_or("").to_string()
+    }
+
+    /// Kernel family and kernel, for reports: `int8 Conv2d`, `f32 Dense`; `quantize` and
+    /// `dequantize` for the boundaries.
+    pub fn describe(&self) -> String {
+        match self {
+            Op::F32(_) | Op::Q(_) => format!("{} {}", self.kernel(), self.variant()),
+            _ => self.kernel().to_string(),
+        }
+    }
+
     /// Short name of the kernel family, for reports: `f32`, `int8`, `quantize`, `dequantize`.
     pub fn kernel(&self) -> &'static str {
         match self {

@@ -38,6 +38,9 @@ impl Aligned {
     }
 }
 
+/// What [`Simulator::run_observed`] calls with every tensor it computes.
+pub type Observer<'a> = dyn FnMut(TensorId, &[f32]) + 'a;
+
 pub struct Simulator<'g> {
     graph: &'g Graph,
     plan: &'g Plan,
@@ -58,7 +61,7 @@ impl<'g> Simulator<'g> {
     /// Runs one sample. `inputs[i]` is graph input `i` (row-major f32); returns each graph output.
     /// Panics if an input has the wrong length (callers validate data first).
     pub fn run(&mut self, inputs: &[&[f32]]) -> Vec<Vec<f32>> {
-        self.run_observed(inputs, &mut |_, _| {})
+        self.execute(inputs, None)
     }
 
     /// [`Simulator::run`], calling `observe(tensor, values)` once for every graph input (before
@@ -74,6 +77,11 @@ impl<'g> Simulator<'g> {
         inputs: &[&[f32]],
         observe: &mut dyn FnMut(TensorId, &[f32]),
     ) -> Vec<Vec<f32>> {
+        self.execute(inputs, Some(observe))
+    }
+
+    /// [`Simulator::run_observed`]; without an observer no node output is read back.
+    fn execute(&mut self, inputs: &[&[f32]], mut observe: Option<&mut Observer>) -> Vec<Vec<f32>> {
         let g = self.graph;
         assert_eq!(inputs.len(), g.inputs.len(), "input count");
         for (&t, data) in g.inputs.iter().zip(inputs) {
@@ -87,7 +95,9 @@ impl<'g> Simulator<'g> {
                 let bytes = raw_bytes_of(&g.tensors[t], data);
                 self.arena.as_mut_bytes()[r.offset..r.offset + bytes.len()].copy_from_slice(&bytes);
             }
-            observe(t, data);
+            if let Some(observe) = observe.as_mut() {
+                observe(t, data);
+            }
         }
         let arena = self.arena.ptr();
         let blob = self.blob.ptr();
@@ -167,8 +177,10 @@ impl<'g> Simulator<'g> {
                         );
                     }
                 }
-                for &t in &node.outputs {
-                    observe(t, &self.read(t));
+                if let Some(observe) = observe.as_mut() {
+                    for &t in &node.outputs {
+                        observe(t, &self.read(t));
+                    }
                 }
             }
         }

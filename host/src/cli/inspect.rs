@@ -52,14 +52,6 @@ struct Report {
     notices: Vec<String>,
 }
 
-fn kernel_name(op: &crate::ir::Op) -> String {
-    let dbg = match op {
-        crate::ir::Op::F32(k) => format!("{k:?}"),
-        other => format!("{other:?}"),
-    };
-    dbg.split('(').next().unwrap_or("").to_string()
-}
-
 pub fn run(a: InspectArgs) -> anyhow::Result<()> {
     let opts = ImportOptions {
         input_shapes: parse_input_shapes(&a.input_shapes)?,
@@ -88,7 +80,7 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
         layers.push(Layer {
             name: n.name.clone(),
             op_type: n.op_type.clone(),
-            kernel: kernel_name(&n.op),
+            kernel: n.op.variant().to_string(),
             output_shape: n
                 .outputs
                 .first()

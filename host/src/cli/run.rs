@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 
-use super::validate::Provenance;
 use super::{open_runner, prepare, print_json, BuildArgs, Format, LinkArgs};
 use crate::data::{load_samples, write_outputs, InputSpec, Labels, LoadOptions, OutputData};
 use crate::deploy::{Firmware, Stats};
@@ -255,16 +254,10 @@ fn bench_layers(
         let until = out.instructions_until.unwrap_or(prev);
         let instructions = until.saturating_sub(prev);
         prev = until;
-        let kind = match &node.op {
-            crate::ir::Op::F32(k) => format!("{k:?}"),
-            crate::ir::Op::Q(q) => format!("{q:?}"),
-            _ => String::new(),
-        };
-        let kind = kind.split('(').next().unwrap_or("").to_string();
         layers.push(BenchLayer {
             node: node.name.clone(),
             op_type: node.op_type.clone(),
-            kernel: format!("{} {kind}", node.op.kernel()).trim().to_string(),
+            kernel: node.op.describe(),
             macs: node.macs,
             instructions,
             instructions_per_mac: (node.macs > 0).then(|| instructions as f64 / node.macs as f64),
@@ -277,23 +270,6 @@ fn bench_layers(
         whole_instructions: whole,
         difference_pct: (total as f64 - whole as f64).abs() / (whole.max(1) as f64) * 100.0,
     }))
-}
-
-/// The model file's provenance, as the validate report has it.
-fn provenance(
-    p: &crate::deploy::Prepared,
-    git_commit: Option<String>,
-) -> anyhow::Result<Provenance> {
-    use sha2::{Digest, Sha256};
-    let bytes = std::fs::read(&p.model_path)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.model_path.display()))?;
-    Ok(Provenance {
-        producer: p.graph.meta.producer.clone(),
-        opset: p.graph.meta.opset,
-        model_sha256: hex::encode(Sha256::digest(&bytes)),
-        kiln_version: env!("CARGO_PKG_VERSION"),
-        git_commit,
-    })
 }
 
 pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
@@ -348,7 +324,7 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
     let layers = bench_layers(&p, runner.as_mut(), &first, instr.first().copied())?;
     let stack = runner.stats()?;
     let macs = p.graph.total_macs();
-    let provenance = provenance(&p, crate::store::git_commit())?;
+    let provenance = super::validate::provenance(&p)?;
     let meta = crate::store::RunMeta {
         model_hash: Some(provenance.model_sha256.clone()),
         git_commit: provenance.git_commit.clone(),

@@ -210,27 +210,13 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
     crate::data::check_int8_inputs(&a.data, &samples, &p.graph)?;
     let reference = Reference::new(&p.imported.model)?;
     // `--int8-io`: the float model takes and gives float values; compare on dequantized ones.
-    let io =
-        |t: usize, role: &str| -> Option<(f32, i32)> {
-            let name = &p.graph.tensors[t].name;
-            p.quant.as_ref()?.report.io.iter().find_map(|q| {
-                (q.role == role && &q.name == name).then_some((q.scale, q.zero_point))
-            })
-        };
-    let io_in: Vec<Option<(f32, i32)>> = p.graph.inputs.iter().map(|&t| io(t, "input")).collect();
-    let io_out: Vec<Option<(f32, i32)>> =
-        p.graph.outputs.iter().map(|&t| io(t, "output")).collect();
-    let deq = |v: &[f32], q: &Option<(f32, i32)>| -> Vec<f32> {
-        match q {
-            Some((s, z)) => v
-                .iter()
-                .map(|&x| kiln_kernels::i8::dequantize_f32(x as i8, *s, *z))
-                .collect(),
-            None => v.to_vec(),
-        }
-    };
+    let io_in = int8_io(&p, false);
+    let io_out = int8_io(&p, true);
     let deq_all = |outs: Vec<Vec<f32>>| -> Vec<Vec<f32>> {
-        outs.iter().zip(&io_out).map(|(v, q)| deq(v, q)).collect()
+        outs.iter()
+            .zip(&io_out)
+            .map(|(v, q)| dequantized(v, *q))
+            .collect()
     };
     let mut host = crate::deploy::HostRunner::new(&p);
     let mut runner = open_runner(&a.build, &a.link, &p, &target)?;
@@ -243,7 +229,11 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
         dev.push(deq_all(r.outputs));
         instr.extend(r.instructions);
         sim.push(deq_all(host.run(&inputs).outputs));
-        let ref_inputs: Vec<Vec<f32>> = inputs.iter().zip(&io_in).map(|(v, q)| deq(v, q)).collect();
+        let ref_inputs: Vec<Vec<f32>> = inputs
+            .iter()
+            .zip(&io_in)
+            .map(|(v, q)| dequantized(v, *q))
+            .collect();
         let ref_refs: Vec<&[f32]> = ref_inputs.iter().map(Vec::as_slice).collect();
         flt.push(reference.run_flat(&ref_refs)?);
         bar.inc(1);
@@ -437,6 +427,7 @@ fn per_layer(
     let float_plan = crate::plan::plan(fg);
     let mut fsim = crate::sim::Simulator::new(fg, &float_plan);
     let layers: Vec<usize> = (0..g.nodes.len()).collect();
+    let io_in = int8_io(p, false);
     // Per layer: Σ ref², Σ (dev - ref)², Σ dev·ref, Σ dev², instructions.
     let mut acc = vec![[0f64; 5]; layers.len()];
     let mut timed = false;
@@ -447,16 +438,8 @@ fn per_layer(
         // An int8 input of an int8-I/O build is the float model's input quantized.
         let finputs: Vec<Vec<f32>> = inputs
             .iter()
-            .zip(&g.inputs)
-            .map(|(v, &t)| match (&g.tensors[t], fg.tensors[t].dtype) {
-                (q, crate::ir::DType::F32) if q.dtype == crate::ir::DType::I8 => {
-                    let (s, z) = q.quant.as_ref().map_or((1.0, 0), |q| q.one());
-                    v.iter()
-                        .map(|&x| kiln_kernels::i8::dequantize_f32(x as i8, s, z))
-                        .collect()
-                }
-                _ => v.to_vec(),
-            })
+            .zip(&io_in)
+            .map(|(v, q)| dequantized(v, *q))
             .collect();
         let finputs: Vec<&[f32]> = finputs.iter().map(Vec::as_slice).collect();
         fsim.run_observed(&finputs, &mut |t, v| {
@@ -509,16 +492,10 @@ fn per_layer(
             if first_below.is_none() && snr_db.is_some_and(|s| s < a.snr_threshold_db) {
                 first_below = Some(node.name.clone());
             }
-            let kind = match &node.op {
-                crate::ir::Op::F32(k) => format!("{k:?}"),
-                crate::ir::Op::Q(q) => format!("{q:?}"),
-                _ => String::new(),
-            };
-            let kind = kind.split('(').next().unwrap_or("").to_string();
             LayerDiff {
                 node: node.name.clone(),
                 op_type: node.op_type.clone(),
-                kernel: format!("{} {kind}", node.op.kernel()).trim().to_string(),
+                kernel: node.op.describe(),
                 output: g.tensors[node.outputs[0]].name.clone(),
                 snr_db,
                 identical,
@@ -538,6 +515,36 @@ fn per_layer(
         instructions_layers_total: total,
         instructions_whole: whole,
     })
+}
+
+/// Per graph input (`outputs` false) or output: the `(scale, zero point)` of one the build made
+/// int8 where the float model has f32 (`--int8-io`), `None` for the others.
+fn int8_io(p: &crate::deploy::Prepared, outputs: bool) -> Vec<Option<(f32, i32)>> {
+    let (ids, float_ids) = if outputs {
+        (&p.graph.outputs, &p.float_graph.outputs)
+    } else {
+        (&p.graph.inputs, &p.float_graph.inputs)
+    };
+    ids.iter()
+        .zip(float_ids)
+        .map(|(&t, &f)| {
+            let q = &p.graph.tensors[t];
+            (q.dtype == crate::ir::DType::I8
+                && p.float_graph.tensors[f].dtype == crate::ir::DType::F32)
+                .then(|| q.quant.as_ref().map_or((1.0, 0), |q| q.one()))
+        })
+        .collect()
+}
+
+/// `v` dequantized with `q` (integer values), or as it is.
+fn dequantized(v: &[f32], q: Option<(f32, i32)>) -> Vec<f32> {
+    match q {
+        Some((s, z)) => v
+            .iter()
+            .map(|&x| kiln_kernels::i8::dequantize_f32(x as i8, s, z))
+            .collect(),
+        None => v.to_vec(),
+    }
 }
 
 /// One LSB of graph output `t`: the scale of its last quantization when it is the
@@ -646,7 +653,8 @@ fn quant_report(p: &crate::deploy::Prepared) -> Option<QuantReport> {
     })
 }
 
-fn provenance(p: &crate::deploy::Prepared) -> anyhow::Result<Provenance> {
+/// The model file's provenance (validate and bench reports).
+pub(crate) fn provenance(p: &crate::deploy::Prepared) -> anyhow::Result<Provenance> {
     use sha2::{Digest, Sha256};
     let bytes = std::fs::read(&p.model_path)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.model_path.display()))?;
