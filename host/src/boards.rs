@@ -40,9 +40,40 @@ pub struct Memory {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Uart {
-    /// `cmsdk` (Arm CMSDK APB UART, the MPS2/MPS3 one).
+    /// The peripheral kind, one of [`UART_KINDS`]: `cmsdk` (Arm CMSDK APB UART, MPS2/MPS3),
+    /// `stm32-usart`, `stm32-lpuart`, `nrf-uart` (nRF51/nRF52 UART), `rp-uart` (PL011 of
+    /// RP2040/RP2350).
     pub kind: String,
-    pub base: u64,
+    /// Base address of memory-mapped UARTs (emulated boards).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<u64>,
+    /// Peripheral instance as the chip's reference manual names it (`USART3`, `LPUART1`, `UART0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// Transmit pin (`PD8`, `P0.06`, `GPIO0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tx: Option<String>,
+    /// Receive pin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rx: Option<String>,
+    /// Baud rate; emulated UARTs ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baud: Option<u32>,
+}
+
+/// A real board's debug probe: the probe-rs chip to attach to, and the USB identity of the
+/// on-board probe (whose virtual COM port carries the serial link).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Probe {
+    /// probe-rs target name (`probe-rs chip list`), e.g. `STM32L4R5ZITx`.
+    pub chip: String,
+    /// USB vendor id of the on-board probe, when the board has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vid: Option<u16>,
+    /// USB product id of the on-board probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u16>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -61,7 +92,7 @@ pub struct Qemu {
     pub cpu: String,
 }
 
-/// A board file. Emulated boards have a `[qemu]` table.
+/// A board file. Emulated boards have a `[qemu]` table, real boards a `[probe]` table.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Board {
@@ -78,7 +109,10 @@ pub struct Board {
     pub memory: Memory,
     pub uart: Uart,
     pub timer: Timer,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub qemu: Option<Qemu>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<Probe>,
 }
 
 const TARGETS: &[&str] = &[
@@ -90,7 +124,16 @@ const TARGETS: &[&str] = &[
     "thumbv8m.main-none-eabi",
     "thumbv8m.main-none-eabihf",
 ];
-const RUNTIMES: &[&str] = &["mps2", "mps3"];
+/// `kiln-rt` board-family features.
+pub const RUNTIMES: &[&str] = &["mps2", "mps3"];
+/// UART kinds `kiln-rt` drives.
+pub const UART_KINDS: &[&str] = &[
+    "cmsdk",
+    "stm32-usart",
+    "stm32-lpuart",
+    "nrf-uart",
+    "rp-uart",
+];
 
 impl Board {
     /// The LLVM CPU the firmware is tuned for (`-C target-cpu`), from `core`: the Cortex-M cores
@@ -134,11 +177,34 @@ impl Board {
                 RUNTIMES.join(", ")
             )));
         }
-        if b.uart.kind != "cmsdk" {
+        if !UART_KINDS.contains(&b.uart.kind.as_str()) {
             return Err(invalid(format!(
-                "field `uart.kind`: `{}` is not supported (cmsdk)",
+                "field `uart.kind`: `{}` is not supported (one of {})",
+                b.uart.kind,
+                UART_KINDS.join(", ")
+            )));
+        }
+        if b.uart.kind == "cmsdk" && b.uart.base.is_none() {
+            return Err(invalid(
+                "field `uart.base`: a `cmsdk` UART needs its base address".into(),
+            ));
+        }
+        if b.uart.kind != "cmsdk"
+            && (b.uart.instance.is_none()
+                || b.uart.tx.is_none()
+                || b.uart.rx.is_none()
+                || b.uart.baud.is_none())
+        {
+            return Err(invalid(format!(
+                "table `uart`: a `{}` UART needs `instance`, `tx`, `rx` and `baud`",
                 b.uart.kind
             )));
+        }
+        match (&b.qemu, &b.probe) {
+            (Some(_), Some(_)) => return Err(invalid("tables `qemu` and `probe`: a board is emulated or real, not both".into())),
+            (None, None) => return Err(invalid("missing table `qemu` (an emulated board) or `probe` (a real board, with its probe-rs `chip`)".into())),
+            (None, Some(p)) if p.chip.trim().is_empty() => return Err(invalid("field `probe.chip`: empty; give the probe-rs chip name".into())),
+            _ => {}
         }
         if b.timer.kind != "systick" && b.timer.kind != "dwt" {
             return Err(invalid(format!(
@@ -285,6 +351,41 @@ mod tests {
             .to_string();
         assert!(
             e.contains("mps2-an386.toml") && e.contains("field `target`"),
+            "{e}"
+        );
+
+        let no_target = include_str!("../../boards/mps2-an386.toml").replace("[qemu]", "[nothing]");
+        std::fs::write(&p, no_target).unwrap();
+        let e = Catalog::builtin()
+            .unwrap()
+            .with_dir(dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("mps2-an386.toml") && e.contains("nothing"),
+            "{e}"
+        );
+        let both = format!(
+            "{}\n[probe]\nchip = \"STM32L4R5ZITx\"\n",
+            include_str!("../../boards/mps2-an386.toml")
+        );
+        std::fs::write(&p, both).unwrap();
+        let e = Catalog::builtin()
+            .unwrap()
+            .with_dir(dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`qemu` and `probe`"), "{e}");
+        let neither = include_str!("../../boards/mps2-an386.toml")
+            .replace("[qemu]\nmachine = \"mps2-an386\"\ncpu = \"cortex-m4\"", "");
+        std::fs::write(&p, neither).unwrap();
+        let e = Catalog::builtin()
+            .unwrap()
+            .with_dir(dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("missing table `qemu`") && e.contains("`probe`"),
             "{e}"
         );
 

@@ -62,13 +62,13 @@ pub fn run(a: BoardsArgs) -> anyhow::Result<()> {
         return print_json(&Listing { boards });
     }
     println!(
-        "{:<14} {:<9} {:<12} {:<26} {:>9} {:>9}",
+        "{:<18} {:<9} {:<12} {:<26} {:>9} {:>9}",
         "BOARD", "KIND", "CORE", "TARGET", "FLASH", "RAM"
     );
     for e in &boards {
         match e.board {
             Some(b) => println!(
-                "{:<14} {:<9} {:<12} {:<26} {:>8}K {:>8}K{}",
+                "{:<18} {:<9} {:<12} {:<26} {:>8}K {:>8}K{}",
                 b.name,
                 e.kind,
                 b.core,
@@ -82,7 +82,7 @@ pub fn run(a: BoardsArgs) -> anyhow::Result<()> {
                 }
             ),
             None => println!(
-                "{:<14} {:<9} in-process simulation through kiln-kernels (no build, no emulator)",
+                "{:<18} {:<9} in-process simulation through kiln-kernels (no build, no emulator)",
                 e.name, e.kind
             ),
         }
