@@ -74,7 +74,12 @@ pub fn check_fit(board: &Board, stats: &PlanStats) -> Result<(), BuildError> {
     Ok(())
 }
 
-/// Flash and RAM use read from the ELF's allocated sections.
+/// Flash and RAM use read from the firmware ELF.
+///
+/// Flash = weights (the `KILN_WEIGHTS` symbol) + code (everything else loaded into flash:
+/// vector table, text, other read-only data, the load image of `.data`). RAM = arena (the
+/// `KILN_ARENA` symbol) + stack reserve (the link's `_kiln_stack_reserve`) + other (`.data`,
+/// `.bss` and `.uninit` besides the arena: the runtime's buffers and the kernels' statics).
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct Sizes {
     pub flash_bytes: u64,
@@ -86,15 +91,14 @@ pub struct Sizes {
     pub ram_other_bytes: u64,
 }
 
-/// Reads section sizes: flash = `.vector_table` + `.text` + `.rodata` + `.data` (its load image);
-/// RAM = `.data` + `.bss` + `.uninit` + the stack reserve.
-pub fn sizes(
-    elf: &Path,
-    weights: u64,
-    arena: u64,
-    stack_reserve: u64,
-) -> Result<Sizes, BuildError> {
-    use object::{Object, ObjectSection};
+/// Symbols the generated firmware exports so kiln can attribute bytes (see [`Sizes`]).
+pub const WEIGHTS_SYMBOL: &str = "KILN_WEIGHTS";
+pub const ARENA_SYMBOL: &str = "KILN_ARENA";
+pub const STACK_RESERVE_SYMBOL: &str = "_kiln_stack_reserve";
+
+/// Reads [`Sizes`] from the ELF's section headers and symbol table.
+pub fn sizes(elf: &Path) -> Result<Sizes, BuildError> {
+    use object::{Object, ObjectSection, ObjectSymbol};
     let err = |message: String| BuildError::Elf {
         path: elf.to_path_buf(),
         message,
@@ -104,10 +108,10 @@ pub fn sizes(
     let mut flash = 0;
     let mut ram = 0;
     for s in file.sections() {
-        let name = s.name().unwrap_or("");
         let size = s.size();
-        match name {
-            ".vector_table" | ".text" | ".rodata" => flash += size,
+        match s.name().unwrap_or("") {
+            ".vector_table" | ".text" | ".rodata" | ".boot2" | ".start_block" | ".end_block"
+            | ".bi_entries" => flash += size,
             ".data" => {
                 flash += size;
                 ram += size;
@@ -116,6 +120,14 @@ pub fn sizes(
             _ => {}
         }
     }
+    let symbol = |name: &str| {
+        file.symbols()
+            .find(|s| s.name() == Ok(name))
+            .ok_or_else(|| err(format!("symbol `{name}` is missing (not a kiln firmware?)")))
+    };
+    let weights = symbol(WEIGHTS_SYMBOL)?.size();
+    let arena = symbol(ARENA_SYMBOL)?.size();
+    let stack_reserve = symbol(STACK_RESERVE_SYMBOL)?.address();
     Ok(Sizes {
         flash_bytes: flash,
         flash_weights_bytes: weights,

@@ -265,12 +265,7 @@ pub fn build_firmware(
     let target_dir = target_dir.map(abs);
     let gen = codegen::generate(out, &p.graph, &p.plan, board, &opts)?;
     let built = build::cargo_build(out, &gen.package, board, &tc, target_dir.as_deref())?;
-    let sizes = build::sizes(
-        &built.elf,
-        p.plan.stats.blob_bytes as u64,
-        p.plan.stats.arena_bytes as u64,
-        board.stack_reserve,
-    )?;
+    let sizes = build::sizes(&built.elf)?;
     Ok(Firmware {
         dir: out.to_path_buf(),
         elf: built.elf,

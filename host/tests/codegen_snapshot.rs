@@ -62,5 +62,18 @@ fn digits_cnn_model_rs_snapshot_builds_without_allocator() {
         alloc.is_empty(),
         "allocator symbols in the firmware: {alloc:?}"
     );
-    assert!(fw.sizes.flash_weights_bytes > 0 && fw.sizes.flash_code_bytes > 0);
+    // The ELF's own symbols attribute the bytes, and agree with the plan that placed them.
+    let s = &fw.sizes;
+    assert_eq!(s.flash_weights_bytes, p.plan.stats.blob_bytes as u64);
+    assert_eq!(s.ram_arena_bytes, p.plan.stats.arena_bytes as u64);
+    assert_eq!(s.ram_stack_reserve_bytes, board.stack_reserve);
+    assert!(s.flash_code_bytes > 0 && s.ram_other_bytes > 0);
+    assert_eq!(s.flash_bytes, s.flash_weights_bytes + s.flash_code_bytes);
+    assert_eq!(
+        s.ram_bytes,
+        s.ram_arena_bytes + s.ram_stack_reserve_bytes + s.ram_other_bytes
+    );
+    let bad = out.join("src/model.rs");
+    let e = kiln::build::sizes(&bad).unwrap_err().to_string();
+    assert!(e.contains("model.rs"), "{e}");
 }
