@@ -125,7 +125,10 @@ const TARGETS: &[&str] = &[
     "thumbv8m.main-none-eabihf",
 ];
 /// `kiln-rt` board-family features.
-pub const RUNTIMES: &[&str] = &["mps2", "mps3"];
+pub const RUNTIMES: &[&str] = &[
+    "mps2", "mps3", "an505", "nrf51", "stm32l4", "stm32h7", "stm32f4", "nrf52840", "rp2040",
+    "rp2350",
+];
 /// UART kinds `kiln-rt` drives.
 pub const UART_KINDS: &[&str] = &[
     "cmsdk",
@@ -134,6 +137,91 @@ pub const UART_KINDS: &[&str] = &[
     "nrf-uart",
     "rp-uart",
 ];
+
+/// What a real-chip `kiln-rt` family fixes in firmware; a board file naming the family must
+/// state the same (checked on load), so the file describes what actually runs.
+struct Family {
+    runtime: &'static str,
+    /// `uart.kind`, `uart.instance`, `uart.tx`, `uart.rx`, `uart.baud`.
+    uart: (&'static str, &'static str, &'static str, &'static str, u32),
+    /// The core clock the family configures (`clock_hz`, and `timer.hz`: both timers count
+    /// core clock cycles).
+    clock_hz: u64,
+    /// `timer.kind`: `dwt` where the core has a cycle counter.
+    timer: &'static str,
+}
+
+const FAMILIES: &[Family] = &[
+    Family {
+        runtime: "stm32l4",
+        uart: ("stm32-lpuart", "LPUART1", "PG7", "PG8", 115_200),
+        clock_hz: 4_000_000,
+        timer: "dwt",
+    },
+    Family {
+        runtime: "stm32h7",
+        uart: ("stm32-usart", "USART3", "PD8", "PD9", 115_200),
+        clock_hz: 64_000_000,
+        timer: "dwt",
+    },
+    Family {
+        runtime: "stm32f4",
+        uart: ("stm32-usart", "USART2", "PA2", "PA3", 115_200),
+        clock_hz: 16_000_000,
+        timer: "dwt",
+    },
+    Family {
+        runtime: "nrf52840",
+        uart: ("nrf-uart", "UART0", "P0.06", "P0.08", 115_200),
+        clock_hz: 64_000_000,
+        timer: "dwt",
+    },
+    Family {
+        runtime: "rp2040",
+        uart: ("rp-uart", "UART0", "GPIO0", "GPIO1", 115_200),
+        clock_hz: 125_000_000,
+        timer: "systick",
+    },
+    Family {
+        runtime: "rp2350",
+        uart: ("rp-uart", "UART0", "GPIO0", "GPIO1", 115_200),
+        clock_hz: 150_000_000,
+        timer: "dwt",
+    },
+];
+
+impl Family {
+    /// The first field of `b` that differs from the family, as `(field, board's, family's)`.
+    fn mismatch(&self, b: &Board) -> Option<(&'static str, String, String)> {
+        let u = &b.uart;
+        let (kind, instance, tx, rx, baud) = self.uart;
+        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        [
+            ("uart.kind", u.kind.clone(), kind.to_string()),
+            ("uart.instance", opt(&u.instance), instance.to_string()),
+            ("uart.tx", opt(&u.tx), tx.to_string()),
+            ("uart.rx", opt(&u.rx), rx.to_string()),
+            (
+                "uart.baud",
+                u.baud.map(|v| v.to_string()).unwrap_or_default(),
+                baud.to_string(),
+            ),
+            (
+                "clock_hz",
+                b.clock_hz.to_string(),
+                self.clock_hz.to_string(),
+            ),
+            (
+                "timer.hz",
+                b.timer.hz.to_string(),
+                self.clock_hz.to_string(),
+            ),
+            ("timer.kind", b.timer.kind.clone(), self.timer.to_string()),
+        ]
+        .into_iter()
+        .find(|(_, have, want)| have != want)
+    }
+}
 
 impl Board {
     /// The LLVM CPU the firmware is tuned for (`-C target-cpu`), from `core`: the Cortex-M cores
@@ -211,6 +299,20 @@ impl Board {
                 "field `timer.kind`: `{}` is not `systick` or `dwt`",
                 b.timer.kind
             )));
+        }
+        if let Some(f) = FAMILIES.iter().find(|f| f.runtime == b.runtime) {
+            if b.qemu.is_some() {
+                return Err(invalid(format!(
+                    "field `runtime`: `{}` is a real chip's family; an emulated board (`qemu`) cannot use it",
+                    b.runtime
+                )));
+            }
+            if let Some((field, have, want)) = f.mismatch(&b) {
+                return Err(invalid(format!(
+                    "field `{field}`: `{have}` differs from what kiln-rt's `{}` family configures (`{want}`)",
+                    b.runtime
+                )));
+            }
         }
         if b.timer.hz == 0 || b.memory.flash_size == 0 || b.memory.ram_size == 0 {
             return Err(invalid(
@@ -327,6 +429,199 @@ mod tests {
         assert!(c.names().contains(&"host".to_string()));
         assert_eq!(c.get("mps2-an386").unwrap().instructions_per_tick(), 40.0);
         assert_eq!(c.get("mps3-an547").unwrap().instructions_per_tick(), 31.25);
+    }
+
+    /// The ARMv8-M and ARMv6-M emulated boards: core, target, family, memory map and the
+    /// SysTick rates measured under `-icount shift=0` (50 and 62.5 instructions per tick).
+    #[test]
+    fn armv8m_and_armv6m_emulated_boards() {
+        let c = Catalog::builtin().unwrap();
+        let an505 = c.get("mps2-an505").unwrap();
+        let q = an505.qemu.as_ref().unwrap();
+        assert_eq!(
+            (q.machine.as_str(), q.cpu.as_str()),
+            ("mps2-an505", "cortex-m33")
+        );
+        assert_eq!(an505.target, "thumbv8m.main-none-eabihf");
+        assert_eq!(an505.target_cpu(), Some("cortex-m33"));
+        assert_eq!(an505.runtime, "an505");
+        assert!(RUNTIMES.contains(&"an505"));
+        // Runs Secure: code and data in the Secure aliases (address bit 28 set).
+        assert_eq!(an505.memory.flash_origin, 0x1000_0000);
+        assert_eq!(an505.memory.ram_origin, 0x3800_0000);
+        assert_eq!(
+            (an505.uart.kind.as_str(), an505.uart.base),
+            ("cmsdk", Some(0x5020_0000))
+        );
+        assert_eq!(an505.timer.kind, "systick");
+        assert_eq!(an505.instructions_per_tick(), 50.0);
+
+        let mb = c.get("microbit").unwrap();
+        let q = mb.qemu.as_ref().unwrap();
+        assert_eq!(
+            (q.machine.as_str(), q.cpu.as_str()),
+            ("microbit", "cortex-m0")
+        );
+        assert_eq!(mb.target, "thumbv6m-none-eabi");
+        assert_eq!(mb.target_cpu(), Some("cortex-m0"));
+        assert_eq!(mb.runtime, "nrf51");
+        assert!(RUNTIMES.contains(&"nrf51"));
+        assert_eq!(
+            (mb.memory.flash_origin, mb.memory.flash_size),
+            (0, 256 * 1024)
+        );
+        assert_eq!(
+            (mb.memory.ram_origin, mb.memory.ram_size),
+            (0x2000_0000, 16 * 1024)
+        );
+        assert_eq!(mb.uart.kind, "nrf-uart");
+        assert_eq!(mb.uart.instance.as_deref(), Some("UART0"));
+        assert_eq!(
+            (mb.uart.tx.as_deref(), mb.uart.rx.as_deref()),
+            (Some("P0.24"), Some("P0.25"))
+        );
+        assert_eq!(mb.timer.kind, "systick");
+        assert_eq!(mb.instructions_per_tick(), 62.5);
+        // A 4 KiB arena still fits next to the stack reserve and the runtime's statics.
+        assert!(
+            mb.stack_reserve + crate::build::RUNTIME_RAM_BYTES + 4096 <= mb.memory.ram_size,
+            "{}",
+            mb.stack_reserve
+        );
+    }
+
+    /// The real-board catalog: (name, probe-rs chip, target, LLVM CPU, runtime, timer).
+    const REAL: &[(&str, &str, &str, &str, &str, &str)] = &[
+        (
+            "nucleo-l4r5zi",
+            "STM32L4R5ZITx",
+            "thumbv7em-none-eabihf",
+            "cortex-m4",
+            "stm32l4",
+            "dwt",
+        ),
+        (
+            "nucleo-h7a3zi-q",
+            "STM32H7A3ZITxQ",
+            "thumbv7em-none-eabihf",
+            "cortex-m7",
+            "stm32h7",
+            "dwt",
+        ),
+        (
+            "nrf52840-dk",
+            "nRF52840_xxAA",
+            "thumbv7em-none-eabihf",
+            "cortex-m4",
+            "nrf52840",
+            "dwt",
+        ),
+        (
+            "rp-pico",
+            "RP2040",
+            "thumbv6m-none-eabi",
+            "cortex-m0plus",
+            "rp2040",
+            "systick",
+        ),
+        (
+            "rp-pico2",
+            "RP235x",
+            "thumbv8m.main-none-eabihf",
+            "cortex-m33",
+            "rp2350",
+            "dwt",
+        ),
+        (
+            "stm32f4-discovery",
+            "STM32F407VGTx",
+            "thumbv7em-none-eabihf",
+            "cortex-m4",
+            "stm32f4",
+            "dwt",
+        ),
+    ];
+
+    #[test]
+    fn builtin_catalog_has_the_real_boards() {
+        let c = Catalog::builtin().unwrap();
+        for &(name, chip, target, cpu, runtime, timer) in REAL {
+            let b = c.get(name).unwrap();
+            assert!(!b.is_emulated(), "{name}");
+            assert_eq!(
+                b.probe.as_ref().map(|p| p.chip.as_str()),
+                Some(chip),
+                "{name}"
+            );
+            assert_eq!(b.target, target, "{name}");
+            assert_eq!(b.target_cpu(), Some(cpu), "{name}");
+            assert_eq!(b.runtime, runtime, "{name}");
+            assert_eq!(b.timer.kind, timer, "{name}");
+            assert_eq!(
+                b.timer.hz, b.clock_hz,
+                "{name}: both timers count core cycles"
+            );
+            assert!(RUNTIMES.contains(&b.runtime.as_str()), "{name}");
+            assert!(b.stack_reserve < b.memory.ram_size, "{name}");
+        }
+        // Only cores with a cycle counter (Cortex-M3 and up) use the DWT.
+        let pico = c.get("rp-pico").unwrap();
+        assert_eq!(pico.core, "cortex-m0plus");
+        // Every real-chip family has a catalog board, and every catalog board with a probe is
+        // listed above.
+        for f in FAMILIES {
+            assert!(REAL.iter().any(|r| r.4 == f.runtime), "{}", f.runtime);
+        }
+        let with_probe = c.boards.values().filter(|b| b.probe.is_some()).count();
+        assert_eq!(with_probe, REAL.len());
+    }
+
+    #[test]
+    fn real_board_files_must_match_their_family() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("nucleo-l4r5zi.toml");
+        let base = include_str!("../../boards/nucleo-l4r5zi.toml");
+        let load = |text: String| {
+            std::fs::write(&p, text).unwrap();
+            Catalog::builtin()
+                .unwrap()
+                .with_dir(dir.path())
+                .map(|c| c.get("nucleo-l4r5zi").unwrap().clone())
+        };
+        assert_eq!(load(base.to_string()).unwrap().clock_hz, 4_000_000);
+        for (from, to, field) in [
+            (
+                "clock_hz = 4000000",
+                "clock_hz = 120000000",
+                "field `clock_hz`",
+            ),
+            ("\nhz = 4000000", "\nhz = 1000000", "field `timer.hz`"),
+            ("tx = \"PG7\"", "tx = \"PA2\"", "field `uart.tx`"),
+            (
+                "instance = \"LPUART1\"",
+                "instance = \"USART2\"",
+                "field `uart.instance`",
+            ),
+            ("baud = 115200", "baud = 9600", "field `uart.baud`"),
+            ("kind = \"dwt\"", "kind = \"systick\"", "field `timer.kind`"),
+        ] {
+            assert!(base.contains(from), "{from}");
+            let e = load(base.replace(from, to)).unwrap_err().to_string();
+            assert!(
+                e.contains("nucleo-l4r5zi.toml") && e.contains(field) && e.contains("`stm32l4`"),
+                "{e}"
+            );
+        }
+        let emulated = base.replace(
+            "[probe]\nchip = \"STM32L4R5ZITx\"\nvid = 0x0483\npid = 0x374B",
+            "[qemu]\nmachine = \"mps2-an386\"\ncpu = \"cortex-m4\"",
+        );
+        assert!(emulated.contains("[qemu]"));
+        let e = load(emulated).unwrap_err().to_string();
+        assert!(
+            e.contains("field `runtime`") && e.contains("real chip"),
+            "{e}"
+        );
     }
 
     #[test]

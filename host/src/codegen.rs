@@ -42,6 +42,24 @@ pub struct CodegenOptions {
     pub build_std: bool,
     /// Samples baked in for `--selftest` (concatenated f32 inputs of each sample), and their count.
     pub selftest: Option<(Vec<f32>, u32)>,
+    /// What the firmware speaks on its UART (not used with `selftest`).
+    pub protocol: Protocol,
+    /// defmt logging over the link: the `DEFMT_LOG` filter the firmware is built with (e.g.
+    /// `info`), set in `.cargo/config.toml` `[env]`, with kiln-rt's `defmt` feature and
+    /// `-Tdefmt.x`. `None`: no logger. Only with [`Protocol::Kiln`] and no `selftest` (the
+    /// other modes write text on the UART); ignored otherwise.
+    pub log: Option<String>,
+}
+
+/// The serial protocol of the generated firmware.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Protocol {
+    /// kiln's framed binary link (`kiln run`, `validate`, `bench`).
+    #[default]
+    Kiln,
+    /// The MLPerf Tiny / EEMBC benchmark runner's ASCII protocol (docs/MLPERF_TINY.md);
+    /// `model` is the id `profile` reports as `m-model-[...]`.
+    MlperfTiny { model: String },
 }
 
 /// The result of generation.
@@ -52,6 +70,9 @@ pub struct Generated {
     pub hash: [u8; 16],
     /// Cargo package (and binary) name.
     pub package: String,
+    /// The `DEFMT_LOG` filter of a firmware that logs ([`CodegenOptions::log`], when it
+    /// applies).
+    pub log: Option<String>,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CodegenError + '_ {
@@ -370,17 +391,83 @@ fn hash_bytes(parts: &[&[u8]]) -> [u8; 16] {
     out
 }
 
-fn main_rs(board: &Board, hash: &[u8; 16], selftest: bool, n_selftest: u32) -> String {
+/// The MLPerf Tiny protocol's items of `main.rs`: the [`kiln_rt::MlperfDesc`] static and the
+/// entry call with its `db` input buffer.
+fn mlperf_items(g: &Graph, p: &Plan, board: &Board, model: &str) -> (TokenStream, TokenStream) {
+    let outputs = g.outputs.iter().map(|&t| {
+        let tensor = &g.tensors[t];
+        let (scale, zp) = tensor.quant.as_ref().map_or((1.0, 0), |q| q.one());
+        let scale = Literal::f32_unsuffixed(scale);
+        match (tensor.dtype, tensor.io) {
+            (DType::F32, _) => quote! { OutputKind::F32 },
+            // The tensor's params are its int8 ones; its bytes are `int8 + 128`.
+            (DType::I8, Some(crate::ir::IoType::Uint8)) => {
+                let zp = Literal::i32_unsuffixed(zp + 128);
+                quote! { OutputKind::U8 { scale: #scale, zero_point: #zp } }
+            }
+            (DType::I8, _) => {
+                let zp = Literal::i32_unsuffixed(zp);
+                quote! { OutputKind::I8 { scale: #scale, zero_point: #zp } }
+            }
+        }
+    });
+    // Inputs must be copied in again before each inference when later layers reuse their bytes.
+    let input_regions: Vec<_> = g.inputs.iter().map(|&t| p.arena(t)).collect();
+    let reload = p.locs.iter().enumerate().any(|(t, loc)| match loc {
+        Some(Loc::Arena(r)) if !g.inputs.contains(&t) => input_regions
+            .iter()
+            .any(|i| r.offset < i.end() && i.offset < r.end()),
+        _ => false,
+    });
+    let db_bytes = lit(g.inputs.iter().map(|&t| g.tensors[t].bytes()).sum());
+    let tick_hz = Literal::u32_unsuffixed(u32::try_from(board.timer.hz).unwrap_or(u32::MAX));
+    let desc = quote! {
+        /// What the MLPerf Tiny runner's protocol reports: model id, timer rate, output types.
+        /// `main`'s `DB` is the buffer its `db` commands fill: all inputs' bytes, concatenated
+        /// (aligned like the arena, so copying it into the inputs takes whole words).
+        static MLPERF: MlperfDesc = MlperfDesc {
+            model: #model,
+            tick_hz: #tick_hz,
+            outputs: &[#(#outputs),*],
+            reload_inputs: #reload,
+        };
+    };
+    let entry = quote! {
+        static mut DB: model::Aligned<[u8; #db_bytes]> = model::Aligned([0; #db_bytes]);
+        kiln_rt::mlperf_tiny(&DESC, model::arena(), model::invoke, &MLPERF, &mut DB.0)
+    };
+    (desc, entry)
+}
+
+fn main_rs(
+    board: &Board,
+    hash: &[u8; 16],
+    selftest: bool,
+    n_selftest: u32,
+    mlperf: Option<(TokenStream, TokenStream)>,
+) -> String {
     let board_name = &board.name;
     let stack = board.stack_reserve as u32;
     let hash = hash.iter();
-    let entry = if selftest {
-        quote! {
-            static SAMPLES: &model::Aligned<[u8]> = &model::Aligned(*include_bytes!("selftest.bin"));
-            kiln_rt::selftest(&DESC, model::arena(), model::invoke, &SAMPLES.0, #n_selftest)
-        }
-    } else {
-        quote! { kiln_rt::serve(&DESC, model::arena(), model::invoke) }
+    let (uses, mlperf_desc, entry) = match mlperf {
+        Some((desc, entry)) => (
+            quote! { entry, MlperfDesc, ModelDesc, OutputKind },
+            desc,
+            entry,
+        ),
+        None if selftest => (
+            quote! { entry, ModelDesc },
+            quote! {},
+            quote! {
+                static SAMPLES: &model::Aligned<[u8]> = &model::Aligned(*include_bytes!("selftest.bin"));
+                kiln_rt::selftest(&DESC, model::arena(), model::invoke, &SAMPLES.0, #n_selftest)
+            },
+        ),
+        None => (
+            quote! { entry, ModelDesc },
+            quote! {},
+            quote! { kiln_rt::serve(&DESC, model::arena(), model::invoke) },
+        ),
     };
     let file = quote! {
         //! Generated by kiln: the firmware entry point.
@@ -389,7 +476,7 @@ fn main_rs(board: &Board, hash: &[u8; 16], selftest: bool, n_selftest: u32) -> S
 
         mod model;
 
-        use kiln_rt::{entry, ModelDesc};
+        use kiln_rt::{#uses};
 
         static DESC: ModelDesc = ModelDesc {
             hash: [#(#hash),*],
@@ -400,6 +487,8 @@ fn main_rs(board: &Board, hash: &[u8; 16], selftest: bool, n_selftest: u32) -> S
             outputs: &model::OUTPUTS,
         };
 
+        #mlperf_desc
+
         #[entry]
         fn main() -> ! {
             #entry
@@ -408,20 +497,52 @@ fn main_rs(board: &Board, hash: &[u8; 16], selftest: bool, n_selftest: u32) -> S
     prettyplease::unparse(&syn::parse2(file).expect("static main.rs parses"))
 }
 
+/// Boot-ROM requirements of a real chip's image, by `kiln-rt` family: the sections `kiln-rt`
+/// emits for them are placed here.
+fn boot_layout(runtime: &str) -> Option<(&'static str, u64)> {
+    match runtime {
+        // RP2040: the boot ROM runs the 256-byte second-stage bootloader (`.boot2`) from the
+        // start of flash; the vector table follows it.
+        "rp2040" => Some((
+            "/* RP2040: the boot ROM loads the 256-byte second-stage bootloader from the start of flash. */\n\
+             SECTIONS {\n  .boot2 ORIGIN(BOOT2) : { KEEP(*(.boot2)); } > BOOT2\n} INSERT BEFORE .text;\n",
+            0x100,
+        )),
+        // RP2350: the boot ROM looks for an IMAGE_DEF block in the first 4 KiB of flash.
+        "rp2350" => Some((
+            "/* RP2350: the IMAGE_DEF block (.start_block) the boot ROM looks for in the first 4 KiB of flash, after the vector table. */\n\
+             SECTIONS {\n  .start_block : ALIGN(4) { KEEP(*(.start_block)); } > FLASH\n} INSERT AFTER .vector_table;\n\
+             _stext = ADDR(.start_block) + SIZEOF(.start_block);\n",
+            0,
+        )),
+        _ => None,
+    }
+}
+
 fn memory_x(board: &Board) -> String {
     let m = &board.memory;
+    let (sections, boot2) = boot_layout(&board.runtime).unwrap_or(("", 0));
+    let boot2_region = if boot2 > 0 {
+        format!(
+            "  BOOT2 : ORIGIN = {:#010x}, LENGTH = {boot2:#x}\n",
+            m.flash_origin
+        )
+    } else {
+        String::new()
+    };
     format!(
         "/* Generated by kiln for board `{name}`. */\n\
-         MEMORY\n{{\n  FLASH : ORIGIN = {fo:#010x}, LENGTH = {fs}\n  RAM : ORIGIN = {ro:#010x}, LENGTH = {rs}\n}}\n\n\
+         MEMORY\n{{\n{boot2_region}  FLASH : ORIGIN = {fo:#010x}, LENGTH = {fs}\n  RAM : ORIGIN = {ro:#010x}, LENGTH = {rs}\n}}\n\n\
          /* Bytes reserved for the stack at the top of RAM; kiln-rt paints it to measure the high-water mark. */\n\
          _kiln_stack_reserve = {stack};\n\
-         _kiln_stack_bottom = ORIGIN(RAM) + LENGTH(RAM) - _kiln_stack_reserve;\n",
+         _kiln_stack_bottom = ORIGIN(RAM) + LENGTH(RAM) - _kiln_stack_reserve;\n{sep}{sections}",
         name = board.name,
-        fo = m.flash_origin,
-        fs = m.flash_size,
+        fo = m.flash_origin + boot2,
+        fs = m.flash_size - boot2,
         ro = m.ram_origin,
         rs = m.ram_size,
         stack = board.stack_reserve,
+        sep = if sections.is_empty() { "" } else { "\n" },
     )
 }
 
@@ -431,16 +552,21 @@ fn kiln_x() -> &'static str {
      ASSERT(__sheap <= _kiln_stack_bottom, \"ERROR(kiln): the model's arena and statics leave less RAM than the board's stack reserve; the model does not fit this board (use a board with more RAM)\");\n"
 }
 
-fn config_toml(board: &Board, build_std: bool) -> String {
+fn config_toml(board: &Board, build_std: bool, log: Option<&str>) -> String {
     let mut s = format!("[build]\ntarget = \"{}\"\n\n", board.target);
     s += "[target.'cfg(all(target_arch = \"arm\", target_os = \"none\"))']\n";
     let cpu = board
         .target_cpu()
         .map(|c| format!(", \"-C\", \"target-cpu={c}\""))
         .unwrap_or_default();
+    let defmt = if log.is_some() {
+        ", \"-C\", \"link-arg=-Tdefmt.x\""
+    } else {
+        ""
+    };
     let _ = writeln!(
         s,
-        "rustflags = [\"-C\", \"link-arg=-Tlink.x\", \"-C\", \"link-arg=-Tkiln.x\"{cpu}]"
+        "rustflags = [\"-C\", \"link-arg=-Tlink.x\", \"-C\", \"link-arg=-Tkiln.x\"{defmt}{cpu}]"
     );
     if let Some(q) = &board.qemu {
         let _ = writeln!(
@@ -450,13 +576,36 @@ fn config_toml(board: &Board, build_std: bool) -> String {
             q.machine, q.cpu
         );
     }
+    if let Some(p) = &board.probe {
+        let _ = writeln!(
+            s,
+            "# `cargo run --release` flashes the board through its debug probe and runs it (probe-rs\n\
+             # shows semihosting output and exit); the link's UART is the board's serial port.\n\
+             runner = \"probe-rs run --chip {}\"",
+            p.chip
+        );
+    }
     if build_std {
         s += "\n# The toolchain has no prebuilt `core` for this target: build it (needs RUSTC_BOOTSTRAP=1 on stable).\n[unstable]\nbuild-std = [\"core\"]\n";
+    }
+    if let Some(filter) = log {
+        let _ = writeln!(
+            s,
+            "\n# defmt log levels compiled in (`--log`: logs go to the host over the link). kiln\n\
+             # writes this value on each build ($DEFMT_LOG, else `info`) and hashes it into the model hash.\n\
+             [env]\nDEFMT_LOG = {{ value = {}, force = true }}",
+            toml::Value::String(filter.to_string())
+        );
     }
     s
 }
 
-fn cargo_toml(package: &str, bin: &str, runtime: &str) -> String {
+fn cargo_toml(package: &str, bin: &str, runtime: &str, log: bool) -> String {
+    let features = if log {
+        format!("\"{runtime}\", \"defmt\"")
+    } else {
+        format!("\"{runtime}\"")
+    };
     format!(
         r#"# Generated by kiln.
 [package]
@@ -472,7 +621,7 @@ test = false
 bench = false
 
 [dependencies]
-kiln-rt = {{ path = "vendor/kiln-rt", features = ["{runtime}"] }}
+kiln-rt = {{ path = "vendor/kiln-rt", features = [{features}] }}
 kiln-kernels = {{ path = "vendor/kiln-kernels" }}
 
 [profile.release]
@@ -550,6 +699,11 @@ fn vendor(dir: &Path) -> Result<(), CodegenError> {
         }
         Ok(())
     }
+    // `vendor/` is kiln's: stale files from an earlier kiln (a module that became a folder)
+    // must not survive a regeneration.
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(io(dir))?;
+    }
     for name in VENDORED {
         if let Some(d) = FIRMWARE.get_dir(name) {
             walk(d, dir)?;
@@ -600,13 +754,27 @@ pub fn generate(
         .selftest
         .as_ref()
         .map(|(v, _)| v.iter().flat_map(|x| x.to_le_bytes()).collect());
-    let hash = hash_bytes(&[
+    let mut parts: Vec<&[u8]> = vec![
         env!("CARGO_PKG_VERSION").as_bytes(),
         board.name.as_bytes(),
         model.as_bytes(),
         &p.blob,
         selftest_bytes.as_deref().unwrap_or(&[]),
-    ]);
+    ];
+    // Only a non-default protocol adds parts (kiln-protocol hashes stay as they were).
+    if let Protocol::MlperfTiny { model } = &opts.protocol {
+        parts.extend([b"protocol=mlperf-tiny".as_slice(), model.as_bytes()]);
+    }
+    // So does logging: the host decodes logs with the ELF it built, and the hash check makes
+    // sure the board runs that ELF (its defmt table depends on the filter).
+    let log = match (&opts.protocol, &selftest_bytes) {
+        (Protocol::Kiln, None) => opts.log.as_deref(),
+        _ => None,
+    };
+    if let Some(filter) = log {
+        parts.extend([b"log=defmt".as_slice(), filter.as_bytes()]);
+    }
+    let hash = hash_bytes(&parts);
     let base = format!("kiln-fw-{}", crate_name(&opts.model_name));
     let package = base.clone();
     let bin = format!("{base}-{}", hex::encode(&hash[..4]));
@@ -614,11 +782,11 @@ pub fn generate(
 
     write(
         &dir.join("Cargo.toml"),
-        cargo_toml(&package, &bin, &board.runtime),
+        cargo_toml(&package, &bin, &board.runtime, log.is_some()),
     )?;
     write(
         &dir.join(".cargo/config.toml"),
-        config_toml(board, opts.build_std),
+        config_toml(board, opts.build_std, log),
     )?;
     write(&dir.join("memory.x"), memory_x(board))?;
     write(&dir.join("kiln.x"), kiln_x())?;
@@ -631,7 +799,18 @@ pub fn generate(
     write(&dir.join("src/weights.bin"), &p.blob)?;
     write(
         &dir.join("src/main.rs"),
-        main_rs(board, &hash, selftest_bytes.is_some(), n_selftest),
+        main_rs(
+            board,
+            &hash,
+            selftest_bytes.is_some(),
+            n_selftest,
+            match &opts.protocol {
+                Protocol::MlperfTiny { model } if selftest_bytes.is_none() => {
+                    Some(mlperf_items(g, p, board, model))
+                }
+                _ => None,
+            },
+        ),
     )?;
     if let Some(b) = &selftest_bytes {
         write(&dir.join("src/selftest.bin"), b)?;
@@ -641,6 +820,7 @@ pub fn generate(
         dir: dir.to_path_buf(),
         hash,
         package: bin,
+        log: log.map(str::to_string),
     })
 }
 
@@ -703,6 +883,17 @@ mod tests {
             r.contains("probe-rs") && r.contains("    cargo size --release -- -A"),
             "{r}"
         );
+    }
+
+    #[test]
+    fn vendoring_again_drops_stale_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let stale = dir.path().join("kiln-rt/src/uart.rs");
+        std::fs::create_dir_all(stale.parent().unwrap()).unwrap();
+        std::fs::write(&stale, "// from an older kiln").unwrap();
+        vendor(dir.path()).unwrap();
+        assert!(!stale.exists());
+        assert!(dir.path().join("kiln-rt/src/lib.rs").exists());
     }
 
     #[test]

@@ -104,6 +104,9 @@ pub enum DeployError {
     Build(#[from] BuildError),
     #[error(transparent)]
     Link(#[from] crate::link::LinkError),
+    /// Boxed: probe-rs' errors are large.
+    #[error(transparent)]
+    Flash(Box<crate::flash::FlashError>),
     #[error(
         "board `{board}` is not emulated; running on real boards needs a probe (not supported yet)"
     )]
@@ -131,6 +134,12 @@ pub enum DeployError {
          it int8 (the default for a quantized model)"
     )]
     F32OnQuantized { model: PathBuf },
+}
+
+impl From<crate::flash::FlashError> for DeployError {
+    fn from(e: crate::flash::FlashError) -> Self {
+        DeployError::Flash(Box::new(e))
+    }
 }
 
 pub fn model_name(path: &Path) -> String {
@@ -228,6 +237,8 @@ pub struct Firmware {
     pub plan: PlanStats,
     pub toolchain: Toolchain,
     pub build_seconds: f64,
+    /// The `DEFMT_LOG` filter of a firmware that logs to the host (`--log`); `None`: no logger.
+    pub defmt_log: Option<String>,
 }
 
 fn hex_hash<S: serde::Serializer>(h: &[u8; 16], s: S) -> Result<S::Ok, S::Error> {
@@ -244,7 +255,7 @@ pub fn default_out(model_name: &str, board: &str, precision: &str) -> PathBuf {
     })
 }
 
-/// Checks fit, generates the crate into `out` and builds it.
+/// Checks fit, generates the crate into `out` and builds it (kiln's own serial protocol).
 pub fn build_firmware(
     p: &Prepared,
     board: &Board,
@@ -252,12 +263,36 @@ pub fn build_firmware(
     target_dir: Option<&Path>,
     selftest: Option<(Vec<f32>, u32)>,
 ) -> Result<Firmware, DeployError> {
+    build_firmware_for(
+        p,
+        board,
+        out,
+        target_dir,
+        selftest,
+        codegen::Protocol::Kiln,
+        None,
+    )
+}
+
+/// [`build_firmware`] speaking `protocol` on the UART, with defmt logging to the host built in
+/// at `log`'s `DEFMT_LOG` filter ([`CodegenOptions::log`]).
+pub fn build_firmware_for(
+    p: &Prepared,
+    board: &Board,
+    out: &Path,
+    target_dir: Option<&Path>,
+    selftest: Option<(Vec<f32>, u32)>,
+    protocol: codegen::Protocol,
+    log: Option<String>,
+) -> Result<Firmware, DeployError> {
     build::check_fit(board, &p.plan.stats)?;
     let tc = toolchain::find(&board.target)?;
     let opts = CodegenOptions {
         model_name: p.model_name.clone(),
         build_std: tc.build_std(),
         selftest,
+        protocol,
+        log,
     };
     // Relative paths are the caller's, not the crate's (cargo runs inside the crate).
     let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
@@ -274,6 +309,7 @@ pub fn build_firmware(
         plan: p.plan.stats.clone(),
         toolchain: tc,
         build_seconds: built.seconds,
+        defmt_log: gen.log,
     })
 }
 
@@ -281,8 +317,10 @@ pub fn build_firmware(
 #[derive(Clone, Debug)]
 pub struct RunResult {
     pub outputs: Vec<Vec<f32>>,
-    /// Emulated instructions (QEMU) of the inference; `None` on the host board.
+    /// Emulated instructions (QEMU) of the inference; `None` on the host board and real boards.
     pub instructions: Option<u64>,
+    /// Core clock cycles of the inference on a real board; `None` elsewhere.
+    pub cycles: Option<u64>,
 }
 
 /// Stack use measured on the device.
@@ -299,8 +337,10 @@ pub struct Stats {
 pub struct LayerOutput {
     /// The layer's (first) output as f32 (int8 dequantized with its params).
     pub values: Vec<f32>,
-    /// Emulated instructions of layers `0..=layer` (devices only).
+    /// Emulated instructions of layers `0..=layer` (emulated boards only).
     pub instructions_until: Option<u64>,
+    /// Core clock cycles of layers `0..=layer` (real boards only).
+    pub cycles_until: Option<u64>,
 }
 
 /// Something that runs samples: the host board or a device.
@@ -348,6 +388,7 @@ impl Runner for HostRunner<'_> {
                     .cloned()
                     .unwrap_or_default(),
                 instructions_until: None,
+                cycles_until: None,
             })
             .collect())
     }
@@ -370,27 +411,81 @@ impl<'a> HostRunner<'a> {
         RunResult {
             outputs: self.sim.run(inputs),
             instructions: None,
+            cycles: None,
         }
     }
 }
 
-/// Executes samples on a device: today an emulated board in QEMU, over its serial pty.
-/// QEMU is stopped when the runner is dropped (and on Ctrl-C).
+/// What a device's timer ticks count.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Counter {
+    /// Emulated instructions (QEMU `-icount shift=0`), this many per tick.
+    Instructions { per_tick: f64 },
+    /// Core clock cycles of a real board (DWT, or SysTick at the core clock), this many per tick.
+    Cycles { per_tick: f64 },
+}
+
+impl Counter {
+    pub fn of(board: &Board) -> Counter {
+        if board.is_emulated() {
+            Counter::Instructions {
+                per_tick: board.instructions_per_tick(),
+            }
+        } else {
+            Counter::Cycles {
+                per_tick: board.clock_hz as f64 / board.timer.hz as f64,
+            }
+        }
+    }
+
+    /// `(instructions, cycles)` of `ticks`: one of the two, by the counter's kind.
+    fn split(self, ticks: u64) -> (Option<u64>, Option<u64>) {
+        match self {
+            Counter::Instructions { per_tick } => {
+                (Some((ticks as f64 * per_tick).round() as u64), None)
+            }
+            Counter::Cycles { per_tick } => (None, Some((ticks as f64 * per_tick).round() as u64)),
+        }
+    }
+}
+
+/// How a real board was reached: the flashing and the serial port.
+#[derive(Clone, Debug, Serialize)]
+pub struct RealLink {
+    pub flashed: crate::flash::Flashed,
+    pub port: PathBuf,
+    /// The port was found from the probe's USB identity (not given with `--port`).
+    pub port_auto: bool,
+    pub baud: u32,
+    /// What the firmware said in the handshake.
+    pub device: crate::link::DeviceInfo,
+}
+
+/// Executes samples on a device: an emulated board in QEMU over its serial pty, or a real board
+/// flashed through its debug probe, over its serial port. QEMU is stopped when the runner is
+/// dropped (and on Ctrl-C).
 pub struct DeviceRunner {
     // Field order: the port closes before QEMU is stopped.
     device: crate::link::Device<serialport::TTYPort>,
-    _qemu: crate::link::QemuSession,
+    _qemu: Option<crate::link::QemuSession>,
+    real: Option<RealLink>,
     firmware: Firmware,
     output_bytes: Vec<usize>,
     /// Graph inputs and outputs (element types and params of the bytes on the link).
     inputs: Vec<crate::ir::Tensor>,
     outputs: Vec<crate::ir::Tensor>,
-    instructions_per_tick: f64,
+    counter: Counter,
     /// Per node: its first output's arena region, element type and params.
     layer_outputs: Vec<(crate::plan::Region, crate::ir::Tensor)>,
 }
 
 impl DeviceRunner {
+    /// Hands the device's log frames to `sink` from now on, starting with those that arrived
+    /// since the link opened ([`Device::set_log_sink`](crate::link::Device::set_log_sink)).
+    pub fn set_log_sink(&mut self, sink: Option<crate::link::LogSink>) {
+        self.device.set_log_sink(sink);
+    }
+
     /// Boots `fw` on the emulated `board`, and checks the handshake (protocol version, model
     /// hash) before anything else.
     pub fn start(
@@ -418,14 +513,80 @@ impl DeviceRunner {
         };
         let mut device = qemu.connect(opts)?;
         device.hello(&fw.hash)?;
-        Ok(DeviceRunner {
+        Ok(Self::assemble(device, Some(qemu), None, board, fw, g, plan))
+    }
+
+    /// Flashes `fw` to the real `board` through the probe `r` names, opens its serial port at
+    /// the board's baud rate, resets the chip and checks the handshake (protocol version, model
+    /// hash).
+    pub fn start_real(
+        board: &Board,
+        fw: Firmware,
+        g: &Graph,
+        plan: &Plan,
+        r: &crate::flash::Resolved,
+        timeout: std::time::Duration,
+    ) -> Result<DeviceRunner, DeployError> {
+        let mut session = crate::flash::attach(r)?;
+        session.download(&fw.elf)?;
+        let baud = board.uart.baud.unwrap_or(115_200);
+        let port = serialport::new(r.port.to_string_lossy(), baud)
+            .timeout(std::time::Duration::from_millis(100))
+            .open_native()
+            .map_err(|source| crate::link::LinkError::OpenPort {
+                path: r.port.clone(),
+                source,
+            })?;
+        // Bytes left in the port's buffers by earlier firmware are not this run's; the port is
+        // open before the reset, so nothing the new firmware sends is lost.
+        let _ = serialport::SerialPort::clear(&port, serialport::ClearBuffer::All);
+        let flashed = session.reset_and_run(&fw.elf)?;
+        let opts = crate::link::LinkOptions {
+            timeout,
+            invoke_timeout: timeout.max(std::time::Duration::from_secs(60)),
+            ..Default::default()
+        };
+        let mut device = crate::link::Device::with_options(port, opts);
+        let info = device.hello(&fw.hash)?;
+        let real = RealLink {
+            flashed,
+            port: r.port.clone(),
+            port_auto: r.port_auto,
+            baud,
+            device: info,
+        };
+        Ok(Self::assemble(device, None, Some(real), board, fw, g, plan))
+    }
+
+    /// How the real board was reached (`None` for an emulated one).
+    pub fn real(&self) -> Option<&RealLink> {
+        self.real.as_ref()
+    }
+
+    /// Ends the session and returns its serial port, to read what the device sends afterwards
+    /// (its logs). An emulated board's QEMU stops here.
+    pub fn into_port(self) -> serialport::TTYPort {
+        self.device.into_inner()
+    }
+
+    fn assemble(
+        device: crate::link::Device<serialport::TTYPort>,
+        qemu: Option<crate::link::QemuSession>,
+        real: Option<RealLink>,
+        board: &Board,
+        fw: Firmware,
+        g: &Graph,
+        plan: &Plan,
+    ) -> DeviceRunner {
+        DeviceRunner {
             device,
             _qemu: qemu,
+            real,
             firmware: fw,
             output_bytes: g.outputs.iter().map(|&t| g.tensors[t].bytes()).collect(),
             inputs: g.inputs.iter().map(|&t| g.tensors[t].clone()).collect(),
             outputs: g.outputs.iter().map(|&t| g.tensors[t].clone()).collect(),
-            instructions_per_tick: board.instructions_per_tick(),
+            counter: Counter::of(board),
             layer_outputs: g
                 .nodes
                 .iter()
@@ -436,7 +597,7 @@ impl DeviceRunner {
                     (r, g.tensors[t].clone())
                 })
                 .collect(),
-        })
+        }
     }
 }
 
@@ -449,13 +610,15 @@ impl Runner for DeviceRunner {
             .collect();
         let refs: Vec<&[u8]> = bytes.iter().map(Vec::as_slice).collect();
         let (outs, ticks) = self.device.run_sample(&refs, &self.output_bytes)?;
+        let (instructions, cycles) = self.counter.split(ticks);
         Ok(RunResult {
             outputs: outs
                 .iter()
                 .zip(&self.outputs)
                 .map(|(b, t)| crate::sim::raw_values_of(t, b))
                 .collect(),
-            instructions: Some((ticks as f64 * self.instructions_per_tick).round() as u64),
+            instructions,
+            cycles,
         })
     }
     fn run_layers(
@@ -477,9 +640,11 @@ impl Runner for DeviceRunner {
             let ticks = self.device.invoke_until(l as u32)?;
             let (r, t) = &self.layer_outputs[l];
             let data = self.device.read_arena(r.offset, r.bytes)?;
+            let (instructions_until, cycles_until) = self.counter.split(ticks);
             out.push(LayerOutput {
                 values: crate::sim::values_of(t, &data),
-                instructions_until: Some((ticks as f64 * self.instructions_per_tick).round() as u64),
+                instructions_until,
+                cycles_until,
             });
         }
         Ok(out)

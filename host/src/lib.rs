@@ -7,6 +7,7 @@ pub mod cli;
 pub mod codegen;
 pub mod data;
 pub mod deploy;
+pub mod flash;
 pub mod gate;
 pub mod import;
 pub mod ir;

@@ -4,8 +4,9 @@
 //!
 //! The wire format lives in `kiln-proto` (one definition for both ends). This module adds what
 //! only the host does: timeouts and retries, checking the protocol version before anything
-//! else is decoded, checking the model hash, chunking tensors, and keeping QEMU from outliving
-//! kiln.
+//! else is decoded, checking the model hash, chunking tensors, keeping QEMU from outliving
+//! kiln, and decoding the device's defmt logs, which share the link on their own channel
+//! ([`log`]).
 //!
 //! ```no_run
 //! use kiln::link::{LinkOptions, QemuConfig, QemuSession};
@@ -22,11 +23,15 @@
 
 mod device;
 mod error;
+pub mod log;
 mod qemu;
 
-pub use device::{Device, DeviceInfo, LinkOptions, LinkStats, Port, StackStats};
+pub use device::{
+    Device, DeviceInfo, LinkOptions, LinkStats, LogSink, Port, StackStats, LOG_BACKLOG,
+};
 pub use error::LinkError;
 pub use kiln_proto::{ErrorCode, MAX_CHUNK, PROTOCOL_VERSION};
+pub use log::{LogDecoder, LogLine};
 pub use qemu::{
     install_interrupt_handler, kill_all_qemu, run_to_exit, QemuConfig, QemuRun, QemuSession,
 };

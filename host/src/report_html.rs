@@ -29,7 +29,7 @@ pub fn render(report: &Value) -> String {
         gates_section(r),
         confusion_section(r),
         per_layer_section(r),
-        latency_section(r),
+        profile_section(r).or_else(|| latency_section(r)),
         quantization_section(r),
         memory_section(r),
         provenance_section(r),
@@ -1186,6 +1186,82 @@ fn latency_section(r: &Value) -> Option<Section> {
     section("latency", "Per-layer latency", body)
 }
 
+/// `--profile`: per-layer latency measured on the device, with MACs and instructions per MAC.
+fn profile_section(r: &Value) -> Option<Section> {
+    let pr = &r["profile"];
+    let layers = items(&pr["layers"]);
+    if layers.is_empty() {
+        return None;
+    }
+    let total = num(&pr["total_instructions"]).unwrap_or(0.0);
+    let whole = num(&pr["whole_instructions"]).unwrap_or(0.0);
+    let instr = |l: &Value| num(&l["instructions"]).unwrap_or(0.0);
+    let max = layers.iter().map(instr).fold(0.0, f64::max);
+    let share = |x: f64| {
+        if total > 0.0 {
+            fmt_pct(x / total)
+        } else {
+            DASH.into()
+        }
+    };
+    let name = |l: &Value| l["node"].as_str().unwrap_or("").to_string();
+    let bars: Vec<Bar> = layers
+        .iter()
+        .map(|l| {
+            let x = instr(l);
+            let text = format!("{} ({})", fmt_count(x), share(x));
+            Bar {
+                label: name(l),
+                value: Some(x.max(0.0)),
+                class: "bar lat",
+                tip: format!("{}: {}", name(l), text.replace(THIN, " ")),
+                text,
+            }
+        })
+        .collect();
+    let rows: Vec<Row> = layers
+        .iter()
+        .map(|l| {
+            Row::new(vec![
+                escape(&name(l)),
+                escape(l["op_type"].as_str().unwrap_or("")),
+                escape(l["kernel"].as_str().unwrap_or("")),
+                show(&l["macs"]),
+                fmt_count(instr(l)),
+                num(&l["instructions_per_mac"]).map_or(DASH.into(), |v| format!("{v:.2}")),
+                share(instr(l)),
+            ])
+        })
+        .collect();
+    let mut body = format!(
+        "<p class=\"note\">Emulated instructions per layer, measured on the device (sample 0, \
+         layers 0..=L run one prefix at a time). The layers add up to {} against {} for the \
+         whole inference timed on its own ({} apart).</p>\n",
+        fmt_count(total),
+        fmt_count(whole),
+        num(&pr["difference_pct"]).map_or(DASH.into(), |d| format!("{d:.2}{THIN}%")),
+    );
+    body.push_str(&hbar_chart(
+        "Instructions per layer",
+        &bars,
+        max * 1.05,
+        None,
+    ));
+    body.push_str(&table(
+        &[
+            "layer",
+            "op",
+            "kernel",
+            "MACs#",
+            "instructions#",
+            "per MAC#",
+            "share#",
+        ],
+        &rows,
+    ));
+    section("latency", "Per-layer latency", body)
+}
+
 fn quantization_section(r: &Value) -> Option<Section> {
     let q = &r["quantization"];
     if !q.is_object() {
@@ -1594,6 +1670,30 @@ mod tests {
         ] {
             assert!(!html.contains(bad), "output contains {bad:?}");
         }
+    }
+
+    #[test]
+    fn profile_renders_a_bar_chart_and_a_table_with_macs() {
+        let mut r = full_report();
+        r["profile"] = json!({
+            "layers": [
+                {"node": "conv1", "op_type": "Conv", "kernel": "conv2d int8", "macs": 9216,
+                 "instructions": 30000, "instructions_per_mac": 3.257},
+                {"node": "fc<1>", "op_type": "Gemm", "kernel": "dense int8", "macs": 0,
+                 "instructions": 10000, "instructions_per_mac": null}],
+            "total_instructions": 40000, "whole_instructions": 40120, "difference_pct": 0.299});
+        let html = render(&r);
+        assert_page(&html);
+        assert!(html.contains("aria-label=\"Instructions per layer\""));
+        assert!(html.contains(&escape("fc<1>")) && !html.contains("fc<1>"));
+        assert!(
+            html.contains(&fmt_count(9216.0)) && html.contains("3.26"),
+            "MACs and per MAC"
+        );
+        assert!(html.contains("75.00%"), "share of conv1");
+        assert!(html.contains("0.30\u{2009}%"), "sum vs whole");
+        // The per-layer diff's timing is not drawn a second time.
+        assert_eq!(html.matches("<section id=\"latency\">").count(), 1);
     }
 
     #[test]

@@ -642,6 +642,48 @@ fn bench_reports_per_layer_latency() {
         layers.len()
     );
 
+    // `validate --profile` measures the same, checks it, and draws it in the HTML report.
+    let html = root().join("target/e2e/ds-cnn-kws-int8-profile.html");
+    let v = ok(
+        kiln()
+            .args([
+                "validate",
+                "models/ds-cnn-kws/model.onnx",
+                "--board",
+                "mps2-an386",
+                "--data",
+                "models/ds-cnn-kws/test.npz",
+            ])
+            .args([
+                "--precision",
+                "int8",
+                "--calib",
+                "models/ds-cnn-kws/calib.npz",
+            ])
+            .args(["--limit", "2", "--profile", "--no-db", "--format", "json"])
+            .arg("--report")
+            .arg(&html)
+            .arg("--out")
+            .arg(root().join("target/e2e/ds-cnn-kws-int8-mps2-an386"))
+            .output()
+            .unwrap(),
+        "validate --profile ds-cnn-kws int8",
+    );
+    let pr = &v["profile"];
+    assert_eq!(pr["layers"].as_array().unwrap().len(), layers.len());
+    // Same firmware, same sample: the same per-layer instructions as bench.
+    assert_eq!(pr["total_instructions"], l["total_instructions"], "{pr:#}");
+    let check = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "profile_layers_add_up_to_whole_inference")
+        .expect("profile check");
+    assert_eq!(check["passed"], true, "{check:#}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("aria-label=\"Instructions per layer\""));
+    assert!(page.contains("per MAC"));
+
     let host = ok(
         kiln()
             .args(["bench", "models/digits-mlp/model.onnx", "--board", "host"])

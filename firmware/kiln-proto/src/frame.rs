@@ -31,6 +31,7 @@ pub const MAX_FRAME: usize = cobs::max_encoding_length(MAX_RAW_FRAME) + 1;
 
 /// What went wrong encoding or decoding a frame or a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum Error {
     /// The output buffer cannot hold the encoded frame (use [`MAX_FRAME`] bytes).

@@ -125,6 +125,7 @@ impl Response<'_> {
 
 /// Why the device refused a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[repr(u8)]
 pub enum ErrorCode {
     /// The frame was damaged: bad COBS, bad CRC, too long, or not on the protocol channel.

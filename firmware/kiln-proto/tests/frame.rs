@@ -135,3 +135,55 @@ fn strict_body_decoding() {
     body.extend([0x01, 0xff, 0, 0, 0, 0]);
     assert_eq!(decode_response(&body), Err(Error::Decode));
 }
+
+/// Log frames (channel 2) interleaved with protocol frames, one of them damaged: the reader
+/// hands each frame over whole with its channel, so a protocol reader skips the logs and still
+/// decodes every answer, and a damaged log frame costs nothing but itself.
+#[test]
+fn log_frames_between_protocol_frames_are_delivered_apart() {
+    // Raw defmt frames: a little-endian string index, then arguments (zeros included).
+    let logs: [&[u8]; 3] = [
+        &[0x03, 0x00],
+        &[0x07, 0x00, 0x00, 0x10, 0x00, 0x00],
+        &[0x00; 40],
+    ];
+    let answers = [
+        Response::Ack,
+        Response::Invoked { ticks: 1234 },
+        Response::Stats {
+            stack_used: 900,
+            stack_reserve: 8192,
+        },
+    ];
+    let mut wire = Vec::new();
+    let mut buf = [0u8; MAX_FRAME];
+    for (log, answer) in logs.iter().zip(&answers) {
+        wire.extend_from_slice(encode_frame(CHANNEL_LOG, log, &mut buf).unwrap());
+        wire.extend_from_slice(encode_response(answer, &mut buf).unwrap());
+    }
+    // Damage the first log frame's CRC (its last byte before the terminator).
+    let first_end = wire.iter().position(|&b| b == 0).unwrap();
+    wire[first_end - 1] ^= 0x40;
+
+    let mut reader = FrameReader::new();
+    let (mut got_logs, mut got_answers, mut damaged) = (Vec::new(), Vec::new(), 0);
+    for &b in &wire {
+        match reader.push(b) {
+            None => {}
+            Some(Err(Error::Crc { .. })) => damaged += 1,
+            Some(Err(e)) => panic!("unexpected {e}"),
+            Some(Ok(f)) if f.channel == CHANNEL_PROTOCOL => {
+                let r = decode_response(f.body).unwrap();
+                got_answers.push(format!("{r:?}"));
+            }
+            Some(Ok(f)) => {
+                assert_eq!(f.channel, CHANNEL_LOG);
+                got_logs.push(f.body.to_vec());
+            }
+        }
+    }
+    assert_eq!(damaged, 1);
+    assert_eq!(got_logs, [logs[1].to_vec(), logs[2].to_vec()]);
+    let expected: Vec<String> = answers.iter().map(|a| format!("{a:?}")).collect();
+    assert_eq!(got_answers, expected);
+}

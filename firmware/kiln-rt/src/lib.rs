@@ -5,16 +5,44 @@
 //!
 //! # Board family
 //!
-//! Exactly one feature selects the board family:
+//! Exactly one feature selects the board family (its module in `src/board/` holds the
+//! family's constants; the feature also selects the family's UART kind, one file under
+//! `src/uart/`):
 //!
-//! | feature | UART0 (CMSDK APB UART) | RX interrupt | boards |
-//! |---|---|---|---|
-//! | `mps2` | `0x4000_4000` | IRQ 0 | QEMU `mps2-an385`, `mps2-an386`, `mps2-an500` |
-//! | `mps3` | `0x5930_3000` | IRQ 33 | QEMU `mps3-an547` |
+//! | feature | UART kind | UART0 | RX interrupt | boards |
+//! |---|---|---|---|---|
+//! | `mps2` | CMSDK APB UART | `0x4000_4000` | IRQ 0 | QEMU `mps2-an385`, `mps2-an386`, `mps2-an500` |
+//! | `mps3` | CMSDK APB UART | `0x5930_3000` | IRQ 33 | QEMU `mps3-an547` |
+//! | `an505` | CMSDK APB UART | `0x5020_0000` (Secure alias) | IRQ 32 | QEMU `mps2-an505` |
+//! | `nrf51` | nRF51 UART | `UART0` of `nrf51-pac` | `UART0` | QEMU `microbit` |
+//! | `stm32l4` | STM32 LPUART | `LPUART1` (PG7/PG8) of `stm32-metapac` | `LPUART1` | `nucleo-l4r5zi` |
+//! | `stm32h7` | STM32 USART | `USART3` (PD8/PD9) of `stm32-metapac` | `USART3` | `nucleo-h7a3zi-q` |
+//! | `stm32f4` | STM32 USART | `USART2` (PA2/PA3) of `stm32-metapac` | `USART2` | `stm32f4-discovery` |
+//! | `nrf52840` | nRF52 UART | `UART0` (P0.06/P0.08) of `nrf-pac` | `UARTE0` | `nrf52840-dk` |
+//! | `rp2040` | PL011 | `UART0` (GPIO0/GPIO1) of `rp-pac` | `UART0_IRQ` | `rp-pico` |
+//! | `rp2350` | PL011 | `UART0` (GPIO0/GPIO1) of `rp-pac` | `UART0_IRQ` | `rp-pico2` |
 //!
-//! A build for a bare-metal target without one fails with a `compile_error!`. Built for the
-//! host (`cargo clippy --workspace`, `cargo test --workspace`) the crate type-checks with the
-//! `mps2` layout and no panic handler; only firmware can run it.
+//! A build for a bare-metal target without one, or with two, fails with a `compile_error!`.
+//! Built for the host (`cargo clippy --workspace`, `cargo test --workspace`) without a family,
+//! the crate type-checks with the `mps2` family and no panic handler; only firmware can run it.
+//!
+//! # Real chips
+//!
+//! The real-chip families (`stm32l4` … `rp2350`, which enable the `hardware` feature) bring the
+//! chip up through its peripheral-access crate before the UART: clocks (each family's module
+//! in `src/board/` names the core clock it configures, which the board file's `clock_hz`
+//! states), supplies and pins, and boot-ROM data (`rp2040`: the boot2 stage in `.boot2`;
+//! `rp2350`: the IMAGE_DEF block in `.start_block`; the firmware's `memory.x` places both).
+//! Their timer is the DWT cycle counter (feature `timer-dwt`: CYCCNT extended to 64 bits, with
+//! SysTick interrupting every 2^24 cycles to catch every wrap), except `rp2040` (Cortex-M0+, no
+//! cycle counter), which counts SysTick at the core clock.
+//!
+//! Semihosting needs a host: QEMU always has one, a real chip only while a debugger is
+//! attached (`probe-rs run` answers semihosting output and exit). Without one a semihosting
+//! call is a breakpoint nobody catches, a HardFault. So on real chips panics and hard faults
+//! print their reason over semihosting and exit only when the core reports a debugger
+//! (DHCSR.C_DEBUGEN; never on `rp2040`, whose core cannot read it), and otherwise park the core
+//! in WFI; [`selftest`] ends the same way after printing its results on the UART.
 //!
 //! # What the runtime owns
 //!
@@ -60,20 +88,60 @@
 //! the ticks reported for an inference do not depend on when it started: under
 //! `qemu-system-arm -icount shift=0` a repeated inference reports identical ticks (on mps2
 //! boards one tick is 40 emulated instructions).
+//!
+//! # Logging (feature `defmt`)
+//!
+//! With the `defmt` feature the runtime is defmt's global logger: while [`serve`] runs, each
+//! defmt frame goes to the host as one frame on the link's log channel (kiln-proto's crate
+//! docs, "Logs"), never inside a protocol frame. The runtime logs the session start (board,
+//! model hash, arena, stack reserve) at `info`, each request at `debug` and refused or damaged
+//! frames at `warn`/`error` — never inside a timed inference. `DEFMT_LOG` picks the levels at
+//! build time; the firmware must link `-Tdefmt.x`.
 
 #![no_std]
 
-#[cfg(all(feature = "mps2", feature = "mps3"))]
-compile_error!("kiln-rt: select exactly one board family feature, not both `mps2` and `mps3`");
-#[cfg(all(target_os = "none", not(any(feature = "mps2", feature = "mps3"))))]
-compile_error!("kiln-rt: select exactly one board family feature: `mps2` or `mps3`");
+/// `select_one! { what; vis use; host = "file.rs"; "feature" => module, ... }`: for the
+/// selected feature, declares `mod module;` and imports its items (`vis use module::*`). Without any of
+/// the features, a host build uses `file.rs` (type-checking only) and a bare-metal build fails;
+/// two features selected together fail with a `compile_error!` naming both. Board families and
+/// UART kinds each use it once, so adding one is adding a line.
+macro_rules! select_one {
+    ($what:literal; $vis:vis use; host = $host:literal; $($feature:literal => $module:ident),+ $(,)?) => {
+        $(
+            #[cfg(feature = $feature)]
+            mod $module;
+            #[cfg(feature = $feature)]
+            $vis use $module::*;
+        )+
+        #[cfg(all(not(target_os = "none"), not(any($(feature = $feature),+))))]
+        #[path = $host]
+        mod host_default;
+        #[cfg(all(not(target_os = "none"), not(any($(feature = $feature),+))))]
+        $vis use host_default::*;
+        #[cfg(all(target_os = "none", not(any($(feature = $feature),+))))]
+        compile_error!(concat!("kiln-rt: select exactly one ", $what, " feature, one of:" $(, " `", $feature, "`")+));
+        select_one!(@pairs $what; $($feature),+);
+    };
+    (@pairs $what:literal; $first:literal $(, $rest:literal)*) => {
+        $(
+            #[cfg(all(feature = $first, feature = $rest))]
+            compile_error!(concat!("kiln-rt: ", $what, " features `", $first, "` and `", $rest, "` are both selected; select exactly one"));
+        )*
+        select_one!(@pairs $what; $($rest),*);
+    };
+    (@pairs $what:literal;) => {};
+}
 
 mod board;
+mod exit;
 #[cfg(target_os = "none")]
 mod fault;
 mod link;
+mod log;
+mod mlperf;
 mod selftest;
 mod stack;
+#[cfg_attr(feature = "timer-dwt", path = "timer_dwt.rs")]
 mod timer;
 mod uart;
 
@@ -81,6 +149,7 @@ mod uart;
 /// dependency on cortex-m-rt.
 pub use cortex_m_rt::entry;
 
+pub use mlperf::{MlperfDesc, OutputKind};
 pub use timer::ticks;
 
 /// A model input or output in the arena.
@@ -156,6 +225,30 @@ pub fn selftest(desc: &ModelDesc, arena: &mut [u8], invoke: Invoke, samples: &[u
     stack::paint();
     check(desc, arena);
     selftest::run(desc, arena, invoke, samples, n)
+}
+
+/// MLPerf Tiny mode: speak the MLPerf Tiny / EEMBC benchmark runner's ASCII protocol on the
+/// UART forever (commands ending in `%`, replies ending in `m-ready`; see docs/MLPERF_TINY.md).
+/// `db` is the input buffer the runner's `db` commands fill: as many bytes as all inputs
+/// together.
+///
+/// Paints the stack, starts SysTick and UART0, prints the start-up lines, then answers every
+/// command.
+///
+/// # Panics
+///
+/// At start-up, when `desc` does not fit `arena` or the link's stack reserve, or `m` and `db`
+/// do not fit `desc`.
+pub fn mlperf_tiny(
+    desc: &ModelDesc,
+    arena: &mut [u8],
+    invoke: Invoke,
+    m: &MlperfDesc,
+    db: &mut [u8],
+) -> ! {
+    stack::paint();
+    check(desc, arena);
+    mlperf::run(desc, arena, invoke, m, db)
 }
 
 /// Start-up checks of everything codegen decided; the request path then only guards

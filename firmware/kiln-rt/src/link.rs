@@ -1,10 +1,12 @@
-//! The link loop: frames in on UART0, one response out per frame.
+//! The link loop: frames in on UART0, one response out per frame (after the log frames, if
+//! any, about it).
 
 use kiln_proto::{
     decode_request, encode_response, ErrorCode, FrameReader, Request, Response, CHANNEL_PROTOCOL,
     HELLO_MAGIC, MAX_CHUNK, MAX_FRAME, PROTOCOL_VERSION,
 };
 
+use crate::log::{log_debug, log_error, log_info, log_warn};
 use crate::uart::Uart;
 use crate::{stack, timer, Invoke, IoDesc, ModelDesc, ALL_LAYERS};
 
@@ -21,6 +23,7 @@ pub(crate) enum Run {
 
 pub(crate) fn serve(desc: &ModelDesc, arena: &mut [u8], invoke: Invoke) -> ! {
     let mut uart = Uart::take();
+    crate::log::start();
     timer::start();
     // Statics rather than locals keep the runtime's own stack use small.
     let reader = cortex_m::singleton!(: FrameReader = FrameReader::new()).unwrap();
@@ -33,10 +36,24 @@ pub(crate) fn serve(desc: &ModelDesc, arena: &mut [u8], invoke: Invoke) -> ! {
         };
         let response = match frame {
             Ok(frame) if frame.channel == CHANNEL_PROTOCOL => match decode_request(frame.body) {
-                Ok(req) => handle(req, desc, arena, invoke, &mut last),
-                Err(_) => error(ErrorCode::BadRequest),
+                Ok(req) => {
+                    let response = handle(req, desc, arena, invoke, &mut last);
+                    log_answer(&req, &response, desc);
+                    response
+                }
+                Err(e) => {
+                    log_error!("undecodable request: {}", e);
+                    error(ErrorCode::BadRequest)
+                }
             },
-            _ => error(ErrorCode::BadFrame),
+            Ok(frame) => {
+                log_error!("frame on channel {=u8}, not the protocol's", frame.channel);
+                error(ErrorCode::BadFrame)
+            }
+            Err(e) => {
+                log_error!("damaged frame: {}", e);
+                error(ErrorCode::BadFrame)
+            }
         };
         // Every response fits MAX_FRAME (kiln-proto's tests); an encoding error cannot happen.
         if let Ok(out) = encode_response(&response, tx) {
@@ -47,6 +64,72 @@ pub(crate) fn serve(desc: &ModelDesc, arena: &mut [u8], invoke: Invoke) -> ! {
 
 fn error(code: ErrorCode) -> Response<'static> {
     Response::Error { code }
+}
+
+/// What the device logs about a request it answered: the session start at `info` (the host
+/// opens a session with a hello; bytes sent before it would be lost), every request at
+/// `debug`, refusals at `warn`. Runs after any timed inference, before the answer goes out.
+#[cfg_attr(not(feature = "defmt"), allow(unused_variables))]
+fn log_answer(req: &Request<'_>, resp: &Response<'_>, desc: &ModelDesc) {
+    match (req, resp) {
+        (_, Response::Error { code }) => log_warn!("{=str} refused: {}", req.name(), code),
+        (Request::Hello { .. }, _) => log_info!(
+            "session start: board {=str}, model {=u128:032x}, arena {=u32} bytes, \
+             stack reserve {=u32} bytes, protocol {=u16}",
+            desc.board,
+            u128::from_be_bytes(desc.hash),
+            desc.arena_bytes,
+            desc.stack_reserve,
+            PROTOCOL_VERSION
+        ),
+        (
+            Request::WriteInput {
+                input,
+                offset,
+                data,
+            },
+            _,
+        ) => log_debug!(
+            "input {=u8}: {=usize} bytes at {=u32}",
+            *input,
+            data.len(),
+            *offset
+        ),
+        (Request::Invoke, Response::Invoked { ticks }) => {
+            log_debug!("invoke: {=u64} ticks", *ticks)
+        }
+        (Request::InvokeUntil { layer }, Response::Invoked { ticks }) => {
+            log_debug!("invoke until layer {=u32}: {=u64} ticks", *layer, *ticks)
+        }
+        (
+            Request::ReadOutput {
+                output,
+                offset,
+                len,
+            },
+            _,
+        ) => log_debug!(
+            "output {=u8}: {=u16} bytes at {=u32}",
+            *output,
+            *len,
+            *offset
+        ),
+        (Request::ReadArena { offset, len }, _) => {
+            log_debug!("arena: {=u16} bytes at {=u32}", *len, *offset)
+        }
+        (
+            Request::Stats,
+            Response::Stats {
+                stack_used,
+                stack_reserve,
+            },
+        ) => log_debug!(
+            "stack: {=u32} of {=u32} bytes used",
+            *stack_used,
+            *stack_reserve
+        ),
+        _ => {}
+    }
 }
 
 /// Byte range `offset .. offset + len` of tensor `io` in the arena, if it lies within it.

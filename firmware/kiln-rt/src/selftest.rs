@@ -2,8 +2,6 @@
 
 use core::fmt::Write;
 
-use cortex_m_semihosting::debug;
-
 use crate::uart::Uart;
 use crate::{stack, timer, ModelDesc};
 
@@ -49,10 +47,7 @@ pub(crate) fn run(
         stack::used(),
         desc.stack_reserve
     );
-    debug::exit(debug::EXIT_SUCCESS);
-    loop {
-        cortex_m::asm::wfi();
-    }
+    crate::exit::exit(true)
 }
 
 /// `[v0, v1, ..]` as f32 (shortest round-trip form), or `hex:..` when not whole f32s.

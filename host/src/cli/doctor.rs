@@ -31,6 +31,10 @@ struct Report {
     default_board_usable: bool,
     checks: Vec<Check>,
     serial_ports: Vec<String>,
+    /// Serial ports with the USB identity of their device, where it has one.
+    ports: Vec<crate::flash::PortSeen>,
+    /// Debug probes on USB (real boards; informational, not part of the exit code).
+    probes: Vec<crate::flash::ProbeSeen>,
 }
 
 pub fn run(a: DoctorArgs) -> anyhow::Result<()> {
@@ -85,15 +89,20 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<()> {
             },
         });
     }
-    let serial_ports: Vec<String> = serialport::available_ports()
-        .map(|v| v.into_iter().map(|p| p.port_name).collect())
-        .unwrap_or_default();
+    let ports = crate::flash::list_ports();
+    let serial_ports: Vec<String> = ports.iter().map(|p| p.path.display().to_string()).collect();
+    let probes: Vec<crate::flash::ProbeSeen> = crate::flash::list_probes()
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
     let usable = checks[0].ok && default_tc_ok;
     let report = Report {
         default_board: DEFAULT_BOARD,
         default_board_usable: usable,
         checks,
         serial_ports,
+        ports,
+        probes,
     };
     if a.format == Format::Json {
         print_json(&report)?;
@@ -111,12 +120,24 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<()> {
                 }
             }
         }
-        println!(
-            "serial ports: {}",
-            if report.serial_ports.is_empty() {
+        let list = |v: Vec<String>| {
+            if v.is_empty() {
                 "none".to_string()
             } else {
-                report.serial_ports.join(", ")
+                v.join(", ")
+            }
+        };
+        println!(
+            "serial ports: {}",
+            list(report.ports.iter().map(ToString::to_string).collect())
+        );
+        println!(
+            "debug probes: {}{}",
+            list(report.probes.iter().map(ToString::to_string).collect()),
+            if report.probes.is_empty() {
+                " (real boards need one; see `kiln flash --help`)"
+            } else {
+                ""
             }
         );
         println!(

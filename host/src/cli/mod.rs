@@ -10,8 +10,10 @@ mod boards;
 mod build;
 mod compare;
 mod doctor;
+mod flash;
 mod history;
 mod inspect;
+mod profile;
 mod run;
 mod validate;
 
@@ -98,6 +100,10 @@ pub struct BuildArgs {
     /// Cargo target directory for the firmware build (default: `$KILN_TARGET_DIR`, else inside `--out`).
     #[arg(long, env = "KILN_TARGET_DIR")]
     pub target_dir: Option<PathBuf>,
+    /// Build the firmware with defmt logging to the host (levels: `$DEFMT_LOG`, default
+    /// `info`); `run`, `validate` and `bench` print the device's log lines on stderr.
+    #[arg(long)]
+    pub log: bool,
 }
 
 /// Options for talking to a board.
@@ -109,6 +115,9 @@ pub struct LinkArgs {
     /// QEMU binary for emulated boards.
     #[arg(long, env = "KILN_QEMU", default_value = "qemu-system-arm")]
     pub qemu: PathBuf,
+    /// Probe and serial port of a real board.
+    #[command(flatten)]
+    pub connect: flash::ConnectArgs,
 }
 
 impl LinkArgs {
@@ -119,7 +128,8 @@ impl LinkArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// What is installed (QEMU, toolchains, serial ports) and how to fix what is missing.
+    /// What is installed (QEMU, toolchains, debug probes, serial ports) and how to fix what is
+    /// missing.
     Doctor(doctor::DoctorArgs),
     /// The board catalog.
     Boards(boards::BoardsArgs),
@@ -137,6 +147,8 @@ pub enum Command {
     History(history::HistoryArgs),
     /// Deltas between two runs (ids or report files); exit 1 when B regresses against A.
     Compare(compare::CompareArgs),
+    /// Build for a real board, flash it through its debug probe and check it answers.
+    Flash(flash::FlashArgs),
 }
 
 /// Parses arguments, runs the command and returns the process exit code.
@@ -159,6 +171,7 @@ pub fn main() -> i32 {
         Command::Bench(a) => run::bench(a),
         Command::History(a) => history::run(a),
         Command::Compare(a) => compare::run(a),
+        Command::Flash(a) => flash::run(a),
     };
     match result {
         Ok(()) => 0,
@@ -251,15 +264,54 @@ pub fn build_firmware(
     board: &crate::boards::Board,
     selftest: Option<(Vec<f32>, u32)>,
 ) -> anyhow::Result<crate::deploy::Firmware> {
-    let out = a
-        .out
-        .clone()
-        .unwrap_or_else(|| crate::deploy::default_out(&p.model_name, &board.name, p.precision()));
+    build_firmware_for(a, p, board, selftest, crate::codegen::Protocol::Kiln)
+}
+
+/// [`build_firmware`] speaking `protocol`; a non-kiln protocol's default output directory
+/// gets the protocol's name as a suffix (`kiln-out/<model>-<board>-mlperf-tiny`), so it and
+/// the kiln-protocol build of `run`/`validate`/`bench` do not overwrite each other.
+pub fn build_firmware_for(
+    a: &BuildArgs,
+    p: &crate::deploy::Prepared,
+    board: &crate::boards::Board,
+    selftest: Option<(Vec<f32>, u32)>,
+    protocol: crate::codegen::Protocol,
+) -> anyhow::Result<crate::deploy::Firmware> {
+    let out = a.out.clone().unwrap_or_else(|| {
+        let out = crate::deploy::default_out(&p.model_name, &board.name, p.precision());
+        match protocol {
+            crate::codegen::Protocol::Kiln => out,
+            crate::codegen::Protocol::MlperfTiny { .. } => {
+                let mut name = out.into_os_string();
+                name.push("-mlperf-tiny");
+                PathBuf::from(name)
+            }
+        }
+    });
     let spinner = progress::spinner(&format!(
         "building firmware for {} ({})",
         board.name, board.target
     ));
-    let r = crate::deploy::build_firmware(p, board, &out, a.target_dir.as_deref(), selftest);
+    let log = if a.log {
+        if selftest.is_some() || protocol != crate::codegen::Protocol::Kiln {
+            anyhow::bail!(
+                "--log needs kiln's serial link: a --selftest or MLPerf Tiny firmware writes \
+                 text on the UART, where log frames cannot go"
+            );
+        }
+        Some(defmt_log_filter())
+    } else {
+        None
+    };
+    let r = crate::deploy::build_firmware_for(
+        p,
+        board,
+        &out,
+        a.target_dir.as_deref(),
+        selftest,
+        protocol,
+        log,
+    );
     spinner.finish_and_clear();
     Ok(r?)
 }
@@ -295,6 +347,25 @@ pub mod progress {
     }
 }
 
+/// The `DEFMT_LOG` filter a `--log` firmware is built with: `$DEFMT_LOG` when set (defmt's own
+/// convention), else [`crate::link::log::DEFAULT_FILTER`].
+pub fn defmt_log_filter() -> String {
+    std::env::var("DEFMT_LOG")
+        .ok()
+        .filter(|f| !f.trim().is_empty())
+        .unwrap_or_else(|| crate::link::log::DEFAULT_FILTER.to_string())
+}
+
+/// A log sink printing the device's decoded log lines on stderr (`--log`), decoded with the
+/// defmt table of `fw`'s ELF.
+pub fn log_printer(fw: &crate::deploy::Firmware) -> anyhow::Result<crate::link::LogSink> {
+    let decoder = crate::link::LogDecoder::from_elf(&fw.elf)?;
+    Ok(crate::link::log::sink(decoder, |line| match line {
+        Ok(line) => eprintln!("{line}"),
+        Err(e) => eprintln!("[device ?????] {e}"),
+    }))
+}
+
 /// Builds (for a device) and starts the runner for the command's board.
 pub fn open_runner<'a>(
     b: &BuildArgs,
@@ -304,9 +375,26 @@ pub fn open_runner<'a>(
 ) -> anyhow::Result<Box<dyn crate::deploy::Runner + 'a>> {
     match target {
         Target::Host => Ok(Box::new(crate::deploy::HostRunner::new(p))),
+        Target::Board(board) if !board.is_emulated() => {
+            // Probe and port first: a missing board is reported before the build.
+            let resolved = crate::flash::resolve(board, &l.connect.connect())?;
+            let fw = build_firmware(b, p, board, None)?;
+            let log = b.log.then(|| log_printer(&fw)).transpose()?;
+            let mut r = crate::deploy::DeviceRunner::start_real(
+                board,
+                fw,
+                &p.graph,
+                &p.plan,
+                &resolved,
+                l.timeout(),
+            )?;
+            r.set_log_sink(log);
+            Ok(Box::new(r))
+        }
         Target::Board(board) => {
             let fw = build_firmware(b, p, board, None)?;
-            let r = crate::deploy::DeviceRunner::start(
+            let log = b.log.then(|| log_printer(&fw)).transpose()?;
+            let mut r = crate::deploy::DeviceRunner::start(
                 board,
                 fw,
                 &p.graph,
@@ -314,6 +402,7 @@ pub fn open_runner<'a>(
                 &l.qemu,
                 l.timeout(),
             )?;
+            r.set_log_sink(log);
             Ok(Box::new(r))
         }
     }

@@ -68,6 +68,49 @@ impl Spread {
     }
 }
 
+/// Latency of a real board in milliseconds at its clock (`clock_hz`).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Millis {
+    pub mean: f64,
+    pub min: f64,
+    pub max: f64,
+    pub clock_hz: u64,
+}
+
+impl Millis {
+    pub fn of(cycles: &Spread, clock_hz: u64) -> Millis {
+        let ms = |c: f64| c / clock_hz.max(1) as f64 * 1e3;
+        Millis {
+            mean: ms(cycles.mean),
+            min: ms(cycles.min as f64),
+            max: ms(cycles.max as f64),
+            clock_hz,
+        }
+    }
+
+    /// `(cycles, ms)` of the cycle counts of a real board; both `None` elsewhere.
+    pub fn spread(cycles: &[u64], target: &super::Target) -> (Option<Spread>, Option<Millis>) {
+        let spread = Spread::of(cycles);
+        let ms = match target {
+            super::Target::Board(b) => spread.as_ref().map(|c| Millis::of(c, b.clock_hz)),
+            super::Target::Host => None,
+        };
+        (spread, ms)
+    }
+
+    /// `12345 cycles per inference (min 12300, max 12400) = 0.103 ms at 120 MHz`.
+    pub fn describe(cycles: &Spread, ms: &Millis) -> String {
+        format!(
+            "{:.0} cycles per inference (min {}, max {}) = {:.3} ms at {} MHz",
+            cycles.mean,
+            cycles.min,
+            cycles.max,
+            ms.mean,
+            ms.clock_hz as f64 / 1e6
+        )
+    }
+}
+
 #[derive(Serialize)]
 struct RunReport<'a> {
     outputs: Option<String>,
@@ -76,6 +119,11 @@ struct RunReport<'a> {
     precision: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     instructions_per_inference: Option<Spread>,
+    /// Real boards: core clock cycles, and milliseconds at the board's clock.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cycles_per_inference: Option<Spread>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ms_per_inference: Option<Millis>,
     #[serde(skip_serializing_if = "Option::is_none")]
     flash_bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -97,11 +145,12 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     let mut runner = open_runner(&a.build, &a.link, &p, &target)?;
     let bar = super::progress::bar(samples.n as u64, "running");
     let mut outs: Vec<Vec<Vec<f32>>> = Vec::with_capacity(samples.n);
-    let mut instr = Vec::new();
+    let (mut instr, mut cycles) = (Vec::new(), Vec::new());
     for i in 0..samples.n {
         let r = runner.run(&samples.sample_all(i))?;
         outs.push(r.outputs);
         instr.extend(r.instructions);
+        cycles.extend(r.cycles);
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -125,12 +174,15 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         write_outputs(path, samples.n, &data)?;
     }
     let fw = runner.firmware();
+    let (cycles_per_inference, ms_per_inference) = Millis::spread(&cycles, &target);
     let report = RunReport {
         outputs: a.output.as_ref().map(|p| p.display().to_string()),
         samples: samples.n,
         board: &a.build.board,
         precision: p.precision(),
         instructions_per_inference: Spread::of(&instr),
+        cycles_per_inference,
+        ms_per_inference,
         flash_bytes: fw.map(|f| f.sizes.flash_bytes),
         ram_bytes: fw.map(|f| f.sizes.ram_bytes),
         firmware: fw,
@@ -148,6 +200,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             "latency   {:.0} emulated instructions per inference (min {}, max {})",
             s.mean, s.min, s.max
         );
+    }
+    if let (Some(c), Some(ms)) = (&report.cycles_per_inference, &report.ms_per_inference) {
+        println!("latency   {}", Millis::describe(c, ms));
     }
     if let Some(f) = fw {
         println!(
@@ -194,6 +249,13 @@ struct BenchReport<'a> {
     instructions_per_inference: Option<Spread>,
     #[serde(skip_serializing_if = "Option::is_none")]
     instructions_per_mac: Option<f64>,
+    /// Real boards: core clock cycles, per MAC, and milliseconds at the board's clock.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cycles_per_inference: Option<Spread>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cycles_per_mac: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ms_per_inference: Option<Millis>,
     arena_bytes: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     firmware: Option<&'a Firmware>,
@@ -201,75 +263,10 @@ struct BenchReport<'a> {
     stack: Option<Stats>,
     quantization: Option<BenchQuant>,
     /// Per-layer latency on the device (the first sample, layer by layer); `null` on `host`.
-    layers: Option<BenchLayers>,
+    layers: Option<super::profile::Profile>,
     provenance: super::validate::Provenance,
     /// Where the run was stored; `null` with `--no-db`.
     stored: Option<super::compare::StoredInfo>,
-}
-
-/// Per-layer latency: each layer timed as the difference of consecutive partial runs (layers
-/// `0..=L`, `InvokeUntil`) on the first sample.
-#[derive(Serialize)]
-struct BenchLayers {
-    layers: Vec<BenchLayer>,
-    /// Sum of the layers (= the run up to the last layer).
-    total_instructions: u64,
-    /// The whole inference of the same sample, timed separately.
-    whole_instructions: u64,
-    /// `|total - whole| / whole`, in percent.
-    difference_pct: f64,
-}
-
-#[derive(Serialize)]
-struct BenchLayer {
-    node: String,
-    op_type: String,
-    kernel: String,
-    macs: u64,
-    instructions: u64,
-    instructions_per_mac: Option<f64>,
-}
-
-/// Models of at least this many instructions must have per-layer sums within
-/// [`LAYER_SUM_TOLERANCE_PCT`] of the whole inference (smaller ones are dominated by the
-/// per-layer early-exit tests and the timer's resolution).
-const LAYER_CHECK_MIN_INSTRUCTIONS: u64 = 1_000_000;
-const LAYER_SUM_TOLERANCE_PCT: f64 = 2.0;
-
-fn bench_layers(
-    p: &crate::deploy::Prepared,
-    runner: &mut dyn crate::deploy::Runner,
-    sample: &[&[f32]],
-    whole: Option<u64>,
-) -> anyhow::Result<Option<BenchLayers>> {
-    let Some(whole) = whole else {
-        return Ok(None);
-    };
-    let g = &p.graph;
-    let all: Vec<usize> = (0..g.nodes.len()).collect();
-    let outs = runner.run_layers(sample, &all)?;
-    let mut prev = 0;
-    let mut layers = Vec::new();
-    for (node, out) in g.nodes.iter().zip(&outs) {
-        let until = out.instructions_until.unwrap_or(prev);
-        let instructions = until.saturating_sub(prev);
-        prev = until;
-        layers.push(BenchLayer {
-            node: node.name.clone(),
-            op_type: node.op_type.clone(),
-            kernel: node.op.describe(),
-            macs: node.macs,
-            instructions,
-            instructions_per_mac: (node.macs > 0).then(|| instructions as f64 / node.macs as f64),
-        });
-    }
-    let total = prev;
-    Ok(Some(BenchLayers {
-        layers,
-        total_instructions: total,
-        whole_instructions: whole,
-        difference_pct: (total as f64 - whole as f64).abs() / (whole.max(1) as f64) * 100.0,
-    }))
 }
 
 pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
@@ -311,17 +308,20 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
         ],
     };
     let mut runner = open_runner(&a.build, &a.link, &p, &target)?;
-    let mut instr = Vec::new();
+    let (mut instr, mut cycles) = (Vec::new(), Vec::new());
     let bar = super::progress::bar(inputs.len() as u64, "benchmarking");
     for sample in &inputs {
         let refs: Vec<&[f32]> = sample.iter().map(Vec::as_slice).collect();
-        instr.extend(runner.run(&refs)?.instructions);
+        let r = runner.run(&refs)?;
+        instr.extend(r.instructions);
+        cycles.extend(r.cycles);
         bar.inc(1);
     }
     bar.finish_and_clear();
     let spread = Spread::of(&instr);
+    let (cycles_per_inference, ms_per_inference) = Millis::spread(&cycles, &target);
     let first: Vec<&[f32]> = inputs[0].iter().map(Vec::as_slice).collect();
-    let layers = bench_layers(&p, runner.as_mut(), &first, instr.first().copied())?;
+    let layers = super::profile::measure(&p, runner.as_mut(), &first, instr.first().copied())?;
     let stack = runner.stats()?;
     let macs = p.graph.total_macs();
     let provenance = super::validate::provenance(&p)?;
@@ -343,6 +343,12 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
             .filter(|_| macs > 0)
             .map(|s| s.mean / macs as f64),
         instructions_per_inference: spread,
+        cycles_per_mac: cycles_per_inference
+            .as_ref()
+            .filter(|_| macs > 0)
+            .map(|s| s.mean / macs as f64),
+        cycles_per_inference,
+        ms_per_inference,
         arena_bytes: p.plan.stats.arena_bytes,
         firmware: runner.firmware(),
         stack,
@@ -365,17 +371,10 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
         })?;
     }
     // The per-layer figures must add up to the whole inference (DESIGN.md, measurement).
-    let layer_check = report.layers.as_ref().and_then(|l| {
-        (l.whole_instructions >= LAYER_CHECK_MIN_INSTRUCTIONS
-            && l.difference_pct > LAYER_SUM_TOLERANCE_PCT)
-            .then(|| {
-                format!(
-                    "per-layer instructions add up to {} but the whole inference took {} \
-                     ({:.2} % apart, more than {LAYER_SUM_TOLERANCE_PCT} %)",
-                    l.total_instructions, l.whole_instructions, l.difference_pct
-                )
-            })
-    });
+    let layer_check = report
+        .layers
+        .as_ref()
+        .and_then(super::profile::Profile::failure);
     if a.format == Format::Json {
         print_json(&report)?;
         return match layer_check {
@@ -388,15 +387,24 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
         report.model, report.board, report.samples
     );
     println!("MACs      {}   params {}", report.macs, report.params);
-    match &report.instructions_per_inference {
-        Some(s) => println!(
+    match (
+        &report.instructions_per_inference,
+        &report.cycles_per_inference,
+        &report.ms_per_inference,
+    ) {
+        (Some(s), _, _) => println!(
             "latency   {:.0} emulated instructions per inference (min {}, max {}), {:.2} per MAC",
             s.mean,
             s.min,
             s.max,
             report.instructions_per_mac.unwrap_or(0.0)
         ),
-        None => println!("latency   not measured on the host board"),
+        (None, Some(c), Some(ms)) => println!(
+            "latency   {}, {:.2} cycles per MAC",
+            Millis::describe(c, ms),
+            report.cycles_per_mac.unwrap_or(0.0)
+        ),
+        _ => println!("latency   not measured on the host board"),
     }
     if let Some(f) = report.firmware {
         println!(
@@ -417,26 +425,7 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
         );
     }
     if let Some(l) = &report.layers {
-        println!(
-            "layers    {:<28} {:<16} {:>10} {:>12} {:>9} {:>7}",
-            "node", "kernel", "MACs", "instructions", "per MAC", "share"
-        );
-        for x in &l.layers {
-            println!(
-                "          {:<28} {:<16} {:>10} {:>12} {:>9} {:>6.1}%",
-                x.node,
-                x.kernel,
-                x.macs,
-                x.instructions,
-                x.instructions_per_mac
-                    .map_or("-".to_string(), |v| format!("{v:.2}")),
-                x.instructions as f64 / l.total_instructions.max(1) as f64 * 100.0
-            );
-        }
-        println!(
-            "          sum {} vs whole inference {} ({:.2} % apart)",
-            l.total_instructions, l.whole_instructions, l.difference_pct
-        );
+        l.print();
     }
     if let Some(s) = &report.stored {
         println!("stored    run {} in {}", s.id, s.db);

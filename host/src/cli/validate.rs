@@ -43,6 +43,10 @@ pub struct ValidateArgs {
     /// (SNR, cosine) and time every layer.
     #[arg(long)]
     pub per_layer: bool,
+    /// Time every layer on the device (sample 0): instructions (cycles on real boards), MACs and
+    /// instructions per MAC per layer, checked to add up to the whole inference.
+    #[arg(long)]
+    pub profile: bool,
     /// Samples for `--per-layer` (the first N of `--data`).
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub per_layer_samples: usize,
@@ -173,6 +177,10 @@ pub struct Report {
     pub confusion: Option<Confusion>,
     pub outputs: Vec<OutputReport>,
     pub instructions_per_inference: Option<Spread>,
+    /// Real boards: core clock cycles per inference, and milliseconds at the board's clock
+    /// (`null` elsewhere).
+    pub cycles_per_inference: Option<Spread>,
+    pub ms_per_inference: Option<super::run::Millis>,
     /// The first sample run again at the end gave the same outputs and instruction count.
     pub repeat_identical: bool,
     pub stack: Option<Stats>,
@@ -180,6 +188,8 @@ pub struct Report {
     pub quantization: Option<QuantReport>,
     /// `--per-layer` results; `null` without it.
     pub per_layer: Option<PerLayer>,
+    /// `--profile`: per-layer latency on the device (sample 0); `null` without it or on `host`.
+    pub profile: Option<super::profile::Profile>,
     pub provenance: Provenance,
     pub notices: Vec<String>,
     pub checks: Vec<Check>,
@@ -190,6 +200,19 @@ pub struct Report {
     pub gates: Vec<crate::gate::Gate>,
     /// Where the run was stored; `null` with `--no-db`.
     pub stored: Option<super::compare::StoredInfo>,
+}
+
+/// Painting cannot tell a stack that just fits from one that overflowed its reserve: the whole
+/// reserve used is a failure.
+fn stack_check(st: &Stats) -> Check {
+    Check {
+        name: "stack_within_reserve",
+        passed: st.stack_used < st.stack_reserve,
+        detail: format!(
+            "stack high-water mark {} of {} reserved bytes",
+            st.stack_used, st.stack_reserve
+        ),
+    }
 }
 
 fn per_output(all: &[Vec<Vec<f32>>], k: usize) -> Vec<Vec<f32>> {
@@ -223,11 +246,13 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
 
     let bar = super::progress::bar(samples.n as u64, "validating");
     let (mut dev, mut sim, mut flt, mut instr) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut cycles = Vec::new();
     for i in 0..samples.n {
         let inputs = samples.sample_all(i);
         let r = runner.run(&inputs)?;
         dev.push(deq_all(r.outputs));
         instr.extend(r.instructions);
+        cycles.extend(r.cycles);
         sim.push(deq_all(host.run(&inputs).outputs));
         let ref_inputs: Vec<Vec<f32>> = inputs
             .iter()
@@ -241,6 +266,12 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let per_layer = if a.per_layer {
         Some(per_layer(&a, &p, &samples, runner.as_mut(), &instr)?)
+    } else {
+        None
+    };
+    let profile = if a.profile && samples.n > 0 {
+        let first = samples.sample_all(0);
+        super::profile::measure(&p, runner.as_mut(), &first, instr.first().copied())?
     } else {
         None
     };
@@ -343,13 +374,32 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
             });
         }
     }
+    if let Some(pr) = profile.as_ref().filter(|pr| pr.checked()) {
+        checks.push(Check {
+            name: "profile_layers_add_up_to_whole_inference",
+            passed: pr.failure().is_none(),
+            detail: format!(
+                "per-layer sum {} vs whole inference {} ({:.2} % apart, at most {} %)",
+                pr.total_instructions,
+                pr.whole_instructions,
+                pr.difference_pct,
+                super::profile::SUM_TOLERANCE_PCT
+            ),
+        });
+    }
     if runner.firmware().is_some() {
         checks.push(Check {
             name: "repeated_run_identical",
             passed: repeat_identical,
-            detail: "sample 0 run again gives the same outputs and instruction count".into(),
+            // A real board's cycle counts may vary (caches, flash wait states): outputs only.
+            detail: if cycles.is_empty() {
+                "sample 0 run again gives the same outputs and instruction count".into()
+            } else {
+                "sample 0 run again gives the same outputs".into()
+            },
         });
     }
+    checks.extend(stack.as_ref().map(stack_check));
     let passed = checks.iter().all(|c| c.passed);
     let mut report = Report {
         schema: REPORT_SCHEMA,
@@ -363,11 +413,14 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
         confusion,
         outputs,
         instructions_per_inference: Spread::of(&instr),
+        cycles_per_inference: Spread::of(&cycles),
+        ms_per_inference: super::run::Millis::spread(&cycles, &target).1,
         repeat_identical,
         stack,
         firmware: runner.firmware().cloned(),
         quantization: quant_report(&p),
         per_layer,
+        profile,
         provenance: provenance(&p)?,
         notices: p.graph.meta.notices.clone(),
         checks,
@@ -770,12 +823,27 @@ fn render(r: &Report) {
             );
         }
     }
+    if let Some(pr) = &r.profile {
+        println!("profile (sample 0, on the device)");
+        pr.print();
+    }
     if let Some(s) = &r.instructions_per_inference {
         println!(
             "latency   {:.0} emulated instructions per inference (min {}, max {}); repeated run {}",
             s.mean,
             s.min,
             s.max,
+            if r.repeat_identical {
+                "identical"
+            } else {
+                "DIFFERENT"
+            }
+        );
+    }
+    if let (Some(c), Some(ms)) = (&r.cycles_per_inference, &r.ms_per_inference) {
+        println!(
+            "latency   {}; repeated run {}",
+            super::run::Millis::describe(c, ms),
             if r.repeat_identical {
                 "identical"
             } else {
@@ -844,4 +912,24 @@ fn junit(r: &Report) -> String {
     }
     s += "</testsuite>\n";
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stack_that_reached_its_reserve_fails() {
+        let st = |used| Stats {
+            stack_used: used,
+            stack_reserve: 4096,
+        };
+        assert!(stack_check(&st(4092)).passed);
+        let c = stack_check(&st(4096));
+        assert!(
+            !c.passed && c.detail.contains("4096 of 4096"),
+            "{}",
+            c.detail
+        );
+    }
 }

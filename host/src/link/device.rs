@@ -1,11 +1,12 @@
 //! The protocol client.
 
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
 use kiln_proto::{
-    decode_response, encode_request, peek_version, ErrorCode, FrameReader, Request, Response,
-    CHANNEL_PROTOCOL, HELLO_MAGIC, MAX_CHUNK, MAX_FRAME, PROTOCOL_VERSION,
+    decode_response, encode_request, peek_version, ErrorCode, Frame, FrameReader, Request,
+    Response, CHANNEL_LOG, CHANNEL_PROTOCOL, HELLO_MAGIC, MAX_CHUNK, MAX_FRAME, PROTOCOL_VERSION,
 };
 use serde::Serialize;
 
@@ -112,9 +113,20 @@ pub struct LinkStats {
     pub damaged_frames: u64,
     /// Intact answers that belonged to an earlier request, and were skipped.
     pub stale_responses: u64,
-    /// Frames on channels other than the protocol's (e.g. logs), skipped.
+    /// Intact frames on channels other than the protocol's (logs included), which no answer
+    /// is taken from.
     pub other_channel_frames: u64,
+    /// Of those, frames on the log channel (handed to the log sink, when one is set).
+    pub log_frames: u64,
 }
+
+/// Receives the body of every intact log-channel frame ([`CHANNEL_LOG`]: one raw defmt frame),
+/// in arrival order, while the [`Device`] waits for answers; decode it with
+/// [`LogDecoder`](super::LogDecoder).
+pub type LogSink = Box<dyn FnMut(&[u8]) + Send>;
+
+/// Log frames a [`Device`] keeps while no sink is set (the newest), for the next sink.
+pub const LOG_BACKLOG: usize = 64;
 
 /// An answer, owned.
 enum Reply {
@@ -154,6 +166,14 @@ pub struct Device<P: Port> {
     stats: LinkStats,
     info: Option<DeviceInfo>,
     diagnose: Option<Diagnose>,
+    log: Logs,
+}
+
+/// Where log frames go: the sink, or while there is none, a bounded backlog.
+#[derive(Default)]
+struct Logs {
+    sink: Option<LogSink>,
+    backlog: VecDeque<Vec<u8>>,
 }
 
 impl<P: Port> Device<P> {
@@ -171,6 +191,7 @@ impl<P: Port> Device<P> {
             stats: LinkStats::default(),
             info: None,
             diagnose: None,
+            log: Logs::default(),
         }
     }
 
@@ -197,6 +218,18 @@ impl<P: Port> Device<P> {
 
     pub fn into_inner(self) -> P {
         self.port
+    }
+
+    /// Sets (or, with `None`, removes) the receiver of the device's log frames; a new sink
+    /// first gets the frames that arrived while there was none (the newest [`LOG_BACKLOG`]).
+    /// Log frames are counted either way ([`LinkStats::log_frames`]).
+    pub fn set_log_sink(&mut self, mut sink: Option<LogSink>) {
+        if let Some(sink) = &mut sink {
+            for body in self.log.backlog.drain(..) {
+                sink(&body);
+            }
+        }
+        self.log.sink = sink;
     }
 
     pub(super) fn set_diagnose(&mut self, diagnose: Diagnose) {
@@ -442,7 +475,7 @@ impl<P: Port> Device<P> {
                         return Ok(Err(Retry::Damaged(e)));
                     }
                     Some(Ok(frame)) if frame.channel != CHANNEL_PROTOCOL => {
-                        self.stats.other_channel_frames += 1;
+                        other_channel(&mut self.stats, &mut self.log, frame);
                     }
                     Some(Ok(frame)) => match interpret(req, frame.body)? {
                         Some(reply) => return Ok(Ok(reply)),
@@ -497,19 +530,24 @@ impl<P: Port> Device<P> {
     }
 
     /// Discards everything received until the line stays quiet (bounded by `timeout`), so
-    /// late answers to an abandoned attempt do not linger.
+    /// late answers to an abandoned attempt do not linger. Log frames among it still reach
+    /// the log sink.
     fn drain(&mut self, timeout: Duration) -> Result<(), LinkError> {
         let quiet = (timeout / 4).clamp(Duration::from_millis(10), Duration::from_millis(200));
         let end = Instant::now() + timeout;
-        self.rx.clear();
-        self.rx_pos = 0;
         loop {
+            for &byte in &self.rx[self.rx_pos..] {
+                if let Some(Ok(frame)) = self.reader.push(byte) {
+                    if frame.channel != CHANNEL_PROTOCOL {
+                        other_channel(&mut self.stats, &mut self.log, frame);
+                    }
+                }
+            }
+            self.rx_pos = self.rx.len();
             let now = Instant::now();
             if now >= end || self.fill(quiet.min(end - now), "a resend")? == 0 {
                 break;
             }
-            self.rx.clear();
-            self.rx_pos = 0;
         }
         self.reader.reset();
         Ok(())
@@ -517,6 +555,25 @@ impl<P: Port> Device<P> {
 
     fn diagnosed(&mut self) -> Option<LinkError> {
         self.diagnose.as_mut().and_then(|d| d())
+    }
+}
+
+/// Counts an intact frame on a channel other than the protocol's and hands a log frame's body
+/// to the sink (or keeps it for one).
+fn other_channel(stats: &mut LinkStats, log: &mut Logs, frame: Frame<'_>) {
+    stats.other_channel_frames += 1;
+    if frame.channel != CHANNEL_LOG {
+        return;
+    }
+    stats.log_frames += 1;
+    match &mut log.sink {
+        Some(sink) => sink(frame.body),
+        None => {
+            if log.backlog.len() == LOG_BACKLOG {
+                log.backlog.pop_front();
+            }
+            log.backlog.push_back(frame.body.to_vec());
+        }
     }
 }
 
@@ -601,4 +658,142 @@ fn interpret(req: &Request<'_>, body: &[u8]) -> Result<Option<Reply>, LinkError>
         })),
         _ => None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use kiln_proto::{encode_frame, encode_response};
+
+    use super::*;
+
+    /// A port whose device answers each request frame written with the next scripted chunk of
+    /// bytes (a frame is written in one call).
+    struct Scripted {
+        chunks: VecDeque<Vec<u8>>,
+        rx: VecDeque<u8>,
+    }
+
+    impl Scripted {
+        fn new(chunks: Vec<Vec<u8>>) -> Scripted {
+            Scripted {
+                chunks: chunks.into(),
+                rx: VecDeque::new(),
+            }
+        }
+    }
+
+    impl Read for Scripted {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.rx.is_empty() {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+            let n = buf.len().min(self.rx.len());
+            for (b, x) in buf.iter_mut().zip(self.rx.drain(..n)) {
+                *b = x;
+            }
+            Ok(n)
+        }
+    }
+
+    impl Write for Scripted {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.rx.extend(self.chunks.pop_front().unwrap_or_default());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Port for Scripted {
+        fn set_io_timeout(&mut self, _: Duration) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn log(body: &[u8]) -> Vec<u8> {
+        let mut buf = [0u8; MAX_FRAME];
+        encode_frame(CHANNEL_LOG, body, &mut buf).unwrap().to_vec()
+    }
+
+    fn answer(resp: &Response<'_>) -> Vec<u8> {
+        let mut buf = [0u8; MAX_FRAME];
+        encode_response(resp, &mut buf).unwrap().to_vec()
+    }
+
+    fn collect() -> (Arc<Mutex<Vec<Vec<u8>>>>, LogSink) {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let sink = got.clone();
+        (
+            got,
+            Box::new(move |b: &[u8]| sink.lock().unwrap().push(b.to_vec())),
+        )
+    }
+
+    fn quick() -> LinkOptions {
+        LinkOptions {
+            timeout: Duration::from_millis(20),
+            invoke_timeout: Duration::from_millis(20),
+            retries: 1,
+        }
+    }
+
+    #[test]
+    fn log_frames_reach_the_sink_in_order_around_answers() {
+        let hello = Response::Hello {
+            version: PROTOCOL_VERSION,
+            model_hash: [9; 16],
+            board: "b",
+            arena_bytes: 16,
+            stack_reserve: 1024,
+            n_inputs: 1,
+            n_outputs: 1,
+        };
+        let first = [log(&[1, 0]), answer(&hello)].concat();
+        let second = [log(&[2, 0, 7]), answer(&Response::Invoked { ticks: 5 })].concat();
+        let mut dev = Device::with_options(Scripted::new(vec![first, second]), quick());
+        dev.hello(&[9; 16]).unwrap();
+        // No sink yet: the frame before the hello answer waits in the backlog.
+        assert_eq!(dev.link_stats().log_frames, 1);
+        let (got, sink) = collect();
+        dev.set_log_sink(Some(sink));
+        assert_eq!(*got.lock().unwrap(), [vec![1, 0]]);
+        assert_eq!(dev.invoke().unwrap(), 5);
+        assert_eq!(*got.lock().unwrap(), [vec![1, 0], vec![2, 0, 7]]);
+        let stats = dev.link_stats();
+        assert_eq!((stats.log_frames, stats.other_channel_frames), (2, 2));
+    }
+
+    #[test]
+    fn log_frames_survive_a_resend() {
+        // The first answer is damaged; the logs after it arrive while the resend drains the
+        // line, and one more comes with the answer to the resend.
+        let mut damaged = answer(&Response::Ack);
+        damaged[1] ^= 0x10;
+        let first = [damaged, log(&[1, 0]), log(&[2, 0])].concat();
+        let second = [log(&[3, 0]), answer(&Response::Ack)].concat();
+        let mut dev = Device::with_options(Scripted::new(vec![first, second]), quick());
+        let (got, sink) = collect();
+        dev.set_log_sink(Some(sink));
+        dev.write_input(0, &[1, 2, 3, 4]).unwrap();
+        assert_eq!(dev.link_stats().retries, 1);
+        assert_eq!(*got.lock().unwrap(), [[1, 0], [2, 0], [3, 0]]);
+    }
+
+    #[test]
+    fn the_backlog_keeps_the_newest_frames() {
+        let n = LOG_BACKLOG as u8 + 3;
+        let mut chunk: Vec<u8> = (0..n).flat_map(|i| log(&[i, 0])).collect();
+        chunk.extend(answer(&Response::Ack));
+        let mut dev = Device::with_options(Scripted::new(vec![chunk]), quick());
+        dev.write_input(0, &[1]).unwrap();
+        let (got, sink) = collect();
+        dev.set_log_sink(Some(sink));
+        let got = got.lock().unwrap();
+        assert_eq!(got.len(), LOG_BACKLOG);
+        assert_eq!((got[0][0], got[LOG_BACKLOG - 1][0]), (3, n - 1));
+        assert_eq!(dev.link_stats().log_frames, n as u64);
+    }
 }
