@@ -1233,16 +1233,26 @@ fn profile_section(r: &Value) -> Option<Section> {
             ])
         })
         .collect();
+    let cycles = pr["unit"] == "cycles";
     let mut body = format!(
-        "<p class=\"note\">Emulated instructions per layer, measured on the device (sample 0, \
+        "<p class=\"note\">{} per layer, measured on the device (sample 0, \
          layers 0..=L run one prefix at a time). The layers add up to {} against {} for the \
          whole inference timed on its own ({} apart).</p>\n",
+        if cycles {
+            "Core clock cycles"
+        } else {
+            "Emulated instructions"
+        },
         fmt_count(total),
         fmt_count(whole),
         num(&pr["difference_pct"]).map_or(DASH.into(), |d| format!("{d:.2}{THIN}%")),
     );
     body.push_str(&hbar_chart(
-        "Instructions per layer",
+        if cycles {
+            "Cycles per layer"
+        } else {
+            "Instructions per layer"
+        },
         &bars,
         max * 1.05,
         None,
@@ -1253,7 +1263,7 @@ fn profile_section(r: &Value) -> Option<Section> {
             "op",
             "kernel",
             "MACs#",
-            "instructions#",
+            if cycles { "cycles#" } else { "instructions#" },
             "per MAC#",
             "share#",
         ],
@@ -1694,6 +1704,15 @@ mod tests {
         assert!(html.contains("0.30\u{2009}%"), "sum vs whole");
         // The per-layer diff's timing is not drawn a second time.
         assert_eq!(html.matches("<section id=\"latency\">").count(), 1);
+        assert!(html.contains("Emulated instructions per layer"));
+
+        r["profile"]["unit"] = json!("cycles");
+        let html = render(&r);
+        assert!(html.contains("aria-label=\"Cycles per layer\""));
+        assert!(
+            html.contains("Core clock cycles per layer")
+                && html.contains("<th class=\"n\">cycles</th>")
+        );
     }
 
     #[test]

@@ -8,6 +8,9 @@ use serde::Serialize;
 /// Per-layer latency of one sample.
 #[derive(Clone, Debug, Serialize)]
 pub struct Profile {
+    /// What the `instructions` figures count: `"instructions"` (emulated instructions, QEMU)
+    /// or `"cycles"` (core clock cycles, real boards).
+    pub unit: &'static str,
     pub layers: Vec<ProfileLayer>,
     /// Sum of the layers (= the run up to the last layer).
     pub total_instructions: u64,
@@ -33,16 +36,20 @@ pub struct ProfileLayer {
 pub const CHECK_MIN_INSTRUCTIONS: u64 = 1_000_000;
 pub const SUM_TOLERANCE_PCT: f64 = 2.0;
 
-/// Times every layer of `p`'s graph on `sample`; `None` where nothing is timed (the host
-/// board: `whole` is `None`).
+/// Times every layer of `p`'s graph on `sample`, given the whole inference of the same sample
+/// in emulated instructions (`instructions`) or, on a real board, cycles (`cycles`); `None`
+/// where nothing is timed (the host board).
 pub fn measure(
     p: &crate::deploy::Prepared,
     runner: &mut dyn crate::deploy::Runner,
     sample: &[&[f32]],
-    whole: Option<u64>,
+    instructions: Option<u64>,
+    cycles: Option<u64>,
 ) -> anyhow::Result<Option<Profile>> {
-    let Some(whole) = whole else {
-        return Ok(None);
+    let (whole, unit) = match (instructions, cycles) {
+        (Some(i), _) => (i, "instructions"),
+        (None, Some(c)) => (c, "cycles"),
+        (None, None) => return Ok(None),
     };
     let g = &p.graph;
     let all: Vec<usize> = (0..g.nodes.len()).collect();
@@ -50,7 +57,7 @@ pub fn measure(
     let mut prev = 0;
     let mut layers = Vec::new();
     for (node, out) in g.nodes.iter().zip(&outs) {
-        let until = out.instructions_until.unwrap_or(prev);
+        let until = out.instructions_until.or(out.cycles_until).unwrap_or(prev);
         let instructions = until.saturating_sub(prev);
         prev = until;
         layers.push(ProfileLayer {
@@ -63,6 +70,7 @@ pub fn measure(
         });
     }
     Ok(Some(Profile {
+        unit,
         layers,
         total_instructions: prev,
         whole_instructions: whole,
@@ -80,9 +88,9 @@ impl Profile {
     pub fn failure(&self) -> Option<String> {
         (self.checked() && self.difference_pct > SUM_TOLERANCE_PCT).then(|| {
             format!(
-                "per-layer instructions add up to {} but the whole inference took {} \
+                "per-layer {} add up to {} but the whole inference took {} \
                  ({:.2} % apart, more than {SUM_TOLERANCE_PCT} %)",
-                self.total_instructions, self.whole_instructions, self.difference_pct
+                self.unit, self.total_instructions, self.whole_instructions, self.difference_pct
             )
         })
     }
@@ -91,7 +99,7 @@ impl Profile {
     pub fn print(&self) {
         println!(
             "layers    {:<28} {:<16} {:>10} {:>12} {:>9} {:>7}",
-            "node", "kernel", "MACs", "instructions", "per MAC", "share"
+            "node", "kernel", "MACs", self.unit, "per MAC", "share"
         );
         for x in &self.layers {
             println!(
@@ -113,7 +121,7 @@ impl Profile {
             if self.checked() {
                 ""
             } else {
-                "; below 1 M instructions, not checked"
+                "; below 1 M, not checked"
             }
         );
     }
@@ -125,6 +133,7 @@ mod tests {
 
     fn profile(total: u64, whole: u64) -> Profile {
         Profile {
+            unit: "instructions",
             layers: vec![],
             total_instructions: total,
             whole_instructions: whole,

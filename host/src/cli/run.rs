@@ -321,7 +321,13 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
     let spread = Spread::of(&instr);
     let (cycles_per_inference, ms_per_inference) = Millis::spread(&cycles, &target);
     let first: Vec<&[f32]> = inputs[0].iter().map(Vec::as_slice).collect();
-    let layers = super::profile::measure(&p, runner.as_mut(), &first, instr.first().copied())?;
+    let layers = super::profile::measure(
+        &p,
+        runner.as_mut(),
+        &first,
+        instr.first().copied(),
+        cycles.first().copied(),
+    )?;
     let stack = runner.stats()?;
     let macs = p.graph.total_macs();
     let provenance = super::validate::provenance(&p)?;

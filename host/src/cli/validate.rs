@@ -271,7 +271,13 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
     };
     let profile = if a.profile && samples.n > 0 {
         let first = samples.sample_all(0);
-        super::profile::measure(&p, runner.as_mut(), &first, instr.first().copied())?
+        super::profile::measure(
+            &p,
+            runner.as_mut(),
+            &first,
+            instr.first().copied(),
+            cycles.first().copied(),
+        )?
     } else {
         None
     };
