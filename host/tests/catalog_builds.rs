@@ -15,6 +15,9 @@
 //! share its compiled runtime and kernels. The table of sizes is printed to stdout
 //! (`cargo test -p kiln --test catalog_builds -- --nocapture`).
 
+mod e2e_support;
+
+use e2e_support::{kiln, parse_selftest, root};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -28,26 +31,6 @@ use kiln::import::ImportOptions;
 use object::{Object, ObjectSection, ObjectSymbol};
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// `kiln`, run from the repository root with the shared firmware target dir.
-fn kiln() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kiln"));
-    c.current_dir(root());
-    c.env(
-        "KILN_TARGET_DIR",
-        std::env::var_os("KILN_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root().join("target/firmware")),
-    );
-    c
-}
-
 fn json(o: &std::process::Output, what: &str) -> Value {
     let stdout = String::from_utf8_lossy(&o.stdout);
     serde_json::from_str(&stdout).unwrap_or_else(|e| {
@@ -60,7 +43,7 @@ fn json(o: &std::process::Output, what: &str) -> Value {
 
 /// The catalog's real boards, as `kiln boards --format json` lists them.
 fn real_boards() -> Vec<Value> {
-    let o = kiln()
+    let o = kiln("e2e-kiln.db")
         .args(["boards", "--format", "json"])
         .output()
         .unwrap();
@@ -84,7 +67,7 @@ struct Built {
 /// before building because it does not fit (exit 2, naming the board and the memory).
 fn build(board: &str, model: &'static str, precision: &str, out: &Path) -> Option<Built> {
     let m = format!("models/{model}/model.onnx");
-    let mut c = kiln();
+    let mut c = kiln("e2e-kiln.db");
     c.args(["build", &m, "--board", board, "--format", "json"])
         .arg("--out")
         .arg(out);
@@ -242,19 +225,6 @@ fn every_catalog_board_builds_at_f32_and_int8() {
     );
 }
 
-/// Parses `sample S: out0 = [a, b, ...]` lines of a self-test.
-fn parse(text: &str) -> Vec<Vec<f32>> {
-    text.lines()
-        .filter_map(|l| l.split_once(": out0 = ["))
-        .map(|(_, rest)| {
-            rest.trim_end_matches(']')
-                .split(", ")
-                .map(|v| v.parse::<f32>().unwrap())
-                .collect()
-        })
-        .collect()
-}
-
 #[test]
 fn stm32f4_family_runs_its_selftest_on_qemu_netduinoplus2() {
     let model = root().join("models/digits-cnn/model.onnx");
@@ -339,7 +309,7 @@ fn stm32f4_family_runs_its_selftest_on_qemu_netduinoplus2() {
         text.contains("kiln selftest: 2 samples") && text.contains("kiln selftest: done"),
         "{text}"
     );
-    assert_eq!(parse(&text), expected, "{text}");
+    assert_eq!(parse_selftest(&text), expected, "{text}");
     assert!(
         text.lines().filter(|l| l.ends_with("ticks = 0")).count() == 2,
         "QEMU's DWT cycle counter reads 0: {text}"

@@ -2,36 +2,15 @@
 //! pipeline (import, plan, codegen, firmware build, QEMU, serial link), compared with the host
 //! simulation (bit-exact) and tract's float reference (DESIGN.md tolerance).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod e2e_support;
+
+use e2e_support::{kiln, root};
 
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// `kiln`, run from the repository root with the shared firmware target dir.
-fn kiln() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kiln"));
-    c.current_dir(root());
-    // Runs are stored in a database of the test's own, not the checkout's ./kiln.db.
-    c.env("KILN_DB", root().join("target/e2e-kiln.db"));
-    c.env(
-        "KILN_TARGET_DIR",
-        std::env::var_os("KILN_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root().join("target/firmware")),
-    );
-    c
-}
-
 fn validate(model: &str, board: &str, limit: Option<usize>) -> Value {
     let out = root().join("target/e2e").join(format!("{model}-{board}"));
-    let mut c = kiln();
+    let mut c = kiln("e2e-kiln.db");
     let c = c
         .args([
             "validate",

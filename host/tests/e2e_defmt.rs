@@ -7,6 +7,9 @@
 //! - The frames a `DEFMT_LOG=debug` firmware sends decode, with the table of its ELF, into
 //!   exactly the lines the runtime logs for the requests it served, a refused one included.
 
+mod e2e_support;
+
+use e2e_support::{root, target_dir};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -24,19 +27,6 @@ use serde_json::Value;
 
 const MODEL: &str = "models/digits-mlp/model.onnx";
 const BOARD: &str = "mps2-an386";
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("KILN_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target/firmware"))
-}
 
 /// `kiln run` of digits-mlp on the M4 board (first 20 test samples), from the repository root
 /// with the shared firmware target dir and the default log filter: its JSON report, its

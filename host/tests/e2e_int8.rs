@@ -3,37 +3,20 @@
 //! digits CNN must stay within 1 accuracy point of its float version. Also the regression gate
 //! failing on a deliberately degraded (4-bit per-tensor weights) build.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod e2e_support;
+
+use e2e_support::{kiln, root};
+use std::path::Path;
+use std::process::Output;
 
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn kiln() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kiln"));
-    c.current_dir(root());
-    c.env("KILN_DB", root().join("target/e2e-kiln.db"));
-    c.env(
-        "KILN_TARGET_DIR",
-        std::env::var_os("KILN_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root().join("target/firmware")),
-    );
-    c
-}
 
 /// `kiln validate MODEL --precision int8 --calib models/MODEL/calib.npz` plus `extra`.
 fn validate_int8(model: &str, board: &str, extra: &[&str]) -> Output {
     let out = root()
         .join("target/e2e")
         .join(format!("{model}-int8-{board}"));
-    kiln()
+    kiln("e2e-kiln.db")
         .args(["validate", &format!("models/{model}/model.onnx")])
         .args(["--board", board, "--precision", "int8"])
         .args(["--calib", &format!("models/{model}/calib.npz")])
@@ -204,7 +187,7 @@ fn unknown_float_layer_is_an_error_naming_it() {
 
 #[test]
 fn int8_without_calibration_says_what_to_pass() {
-    let o = kiln()
+    let o = kiln("e2e-kiln.db")
         .args([
             "validate",
             "models/digits-cnn/model.onnx",
@@ -302,7 +285,7 @@ fn qdq_model_matches_onnxruntime_on_mps2_an386() {
     let model = "models/digits-cnn-qdq/model.onnx";
     let out_dir = root().join("target/e2e/digits-cnn-qdq-mps2-an386");
     let r = ok(
-        kiln()
+        kiln("e2e-kiln.db")
             .args([
                 "validate",
                 model,
@@ -329,7 +312,7 @@ fn qdq_model_matches_onnxruntime_on_mps2_an386() {
 
     let outputs = out_dir.join("outputs.npz");
     ok(
-        kiln()
+        kiln("e2e-kiln.db")
             .args(["run", model, "--input", "models/digits-cnn-qdq/test.npz"])
             .arg("--output")
             .arg(&outputs)
@@ -365,7 +348,7 @@ fn qdq_model_refuses_calibration_and_f32() {
         "models/digits-cnn-qdq/test.npz",
         "--no-db",
     ];
-    let o = kiln()
+    let o = kiln("e2e-kiln.db")
         .args(base)
         .args(["--calib", "models/digits-cnn/calib.npz"])
         .output()
@@ -376,7 +359,7 @@ fn qdq_model_refuses_calibration_and_f32() {
         err.contains("pre-quantized") && err.contains("--calib"),
         "{err}"
     );
-    let o = kiln()
+    let o = kiln("e2e-kiln.db")
         .args(base)
         .args(["--precision", "f32"])
         .output()
@@ -482,7 +465,7 @@ fn per_layer_names_the_first_layer_below_the_threshold() {
     assert_eq!(pl["first_below"], first["node"]);
     assert!(layers.iter().all(|l| l["instructions"].is_null()));
 
-    let o = kiln()
+    let o = kiln("e2e-kiln.db")
         .args([
             "validate",
             "models/digits-cnn/model.onnx",
@@ -505,7 +488,7 @@ fn per_layer_names_the_first_layer_below_the_threshold() {
 #[test]
 fn int8_io_build_takes_and_gives_int8() {
     let built = ok(
-        kiln()
+        kiln("e2e-kiln.db")
             .args(["build", "models/digits-cnn/model.onnx", "--board", "host"])
             .args([
                 "--precision",
@@ -543,7 +526,7 @@ fn int8_io_build_takes_and_gives_int8() {
     w.add_array("labels", &labels).unwrap();
     w.finish().unwrap();
 
-    let o = kiln()
+    let o = kiln("e2e-kiln.db")
         .args([
             "validate",
             "models/digits-cnn/model.onnx",
@@ -578,7 +561,7 @@ fn int8_io_build_takes_and_gives_int8() {
     assert_eq!(r["quantization"]["io"].as_array().unwrap().len(), 2);
 
     // Float data for an int8 input is an error that says how to quantize it.
-    let o = kiln()
+    let o = kiln("e2e-kiln.db")
         .args(["run", "models/digits-cnn/model.onnx", "--board", "host"])
         .args([
             "--precision",
@@ -602,7 +585,7 @@ fn int8_io_build_takes_and_gives_int8() {
 #[test]
 fn bench_reports_per_layer_latency() {
     let r = ok(
-        kiln()
+        kiln("e2e-kiln.db")
             .args([
                 "bench",
                 "models/ds-cnn-kws/model.onnx",
@@ -645,7 +628,7 @@ fn bench_reports_per_layer_latency() {
     // `validate --profile` measures the same, checks it, and draws it in the HTML report.
     let html = root().join("target/e2e/ds-cnn-kws-int8-profile.html");
     let v = ok(
-        kiln()
+        kiln("e2e-kiln.db")
             .args([
                 "validate",
                 "models/ds-cnn-kws/model.onnx",
@@ -685,7 +668,7 @@ fn bench_reports_per_layer_latency() {
     assert!(page.contains("per MAC"));
 
     let host = ok(
-        kiln()
+        kiln("e2e-kiln.db")
             .args(["bench", "models/digits-mlp/model.onnx", "--board", "host"])
             .args(["--limit", "1", "--no-db", "--format", "json"])
             .output()

@@ -4,8 +4,10 @@
 
 mod import_support;
 
+mod e2e_support;
+
+use e2e_support::kiln;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use import_support::*;
 use ndarray::{ArrayD, IxDyn};
@@ -13,26 +15,6 @@ use ndarray_npy::{NpzReader, NpzWriter};
 use tract_onnx::pb::tensor_proto::DataType;
 
 const I32: i32 = DataType::Int32 as i32;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn kiln() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kiln"));
-    c.current_dir(root());
-    c.env("KILN_DB", root().join("target/e2e-kiln.db"));
-    c.env(
-        "KILN_TARGET_DIR",
-        std::env::var_os("KILN_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root().join("target/firmware")),
-    );
-    c
-}
 
 /// The model's parameters, shared by the model and the expected-output computation.
 struct Q {
@@ -147,7 +129,7 @@ fn run_on(board: &str, dir: &Path, model: &Path) {
     w.add_array("x", &a).unwrap();
     w.finish().unwrap();
     let output = dir.join(format!("y-{board}.npz"));
-    let o = kiln()
+    let o = kiln("e2e-kiln.db")
         .arg("run")
         .arg(model)
         .args(["--board", board, "--input"])
@@ -182,7 +164,7 @@ fn int8_model_io_on_host_and_device() {
     let dir = tmp();
     let model = model(dir.path());
     // The conv runs on the int8 kernel with the model's own parameters.
-    let o = kiln()
+    let o = kiln("e2e-kiln.db")
         .arg("build")
         .arg(&model)
         .args(["--board", "host", "--format", "json"])
@@ -193,7 +175,7 @@ fn int8_model_io_on_host_and_device() {
     assert_eq!(r["precision"], "int8", "{r:#}");
     let input = dir.path().join("x.npz");
     run_on("host", dir.path(), &model);
-    let o = kiln()
+    let o = kiln("e2e-kiln.db")
         .arg("validate")
         .arg(&model)
         .args(["--board", "host", "--format", "json", "--no-db", "--data"])

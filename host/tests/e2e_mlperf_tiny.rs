@@ -7,6 +7,9 @@
 //! instructions per inference that the kiln link measures for that input (1 µs = 1000
 //! instructions under `-icount shift=0`).
 
+mod e2e_support;
+
+use e2e_support::{root, target_dir};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -26,19 +29,6 @@ use serde_json::Value;
 
 /// The runner's chunk size for `db <hex>` without a power manager (`DUT._max_bytes`).
 const DB_CHUNK: usize = 31;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("KILN_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target/firmware"))
-}
 
 fn board(name: &str) -> Board {
     Catalog::builtin().unwrap().get(name).unwrap().clone()

@@ -4,34 +4,15 @@
 //! link). The device must equal the host simulation bit for bit and score the `host` board's
 //! accuracy; a model too big for the micro:bit is refused before any build.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod e2e_support;
+
+use e2e_support::{kiln, root};
+use std::process::Output;
 
 use serde_json::Value;
 
 /// Samples per validation: enough for an accuracy figure, few enough for a short test.
 const LIMIT: &str = "100";
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// `kiln`, run from the repository root with the shared firmware target dir.
-fn kiln() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kiln"));
-    c.current_dir(root());
-    c.env("KILN_DB", root().join("target/e2e-kiln.db"));
-    c.env(
-        "KILN_TARGET_DIR",
-        std::env::var_os("KILN_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root().join("target/firmware")),
-    );
-    c
-}
 
 fn json(o: &Output, what: &str) -> Value {
     let stdout = String::from_utf8_lossy(&o.stdout);
@@ -51,7 +32,7 @@ fn validate(model: &str, board: &str, int8: bool) -> Value {
     let out = root()
         .join("target/e2e")
         .join(format!("{model}-{precision}-{board}"));
-    let mut c = kiln();
+    let mut c = kiln("e2e-kiln.db");
     c.args(["validate", &format!("models/{model}/model.onnx")])
         .args(["--board", board])
         .args(["--data", &format!("models/{model}/test.npz")])
@@ -154,7 +135,7 @@ fn digits_mlp_int8_on_microbit() {
 fn model_too_big_for_microbit_is_refused_before_the_build() {
     let out = root().join("target/e2e/ds-cnn-kws-microbit-refused");
     let _ = std::fs::remove_dir_all(&out);
-    let o = kiln()
+    let o = kiln("e2e-kiln.db")
         .args([
             "build",
             "models/ds-cnn-kws/model.onnx",

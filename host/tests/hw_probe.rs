@@ -5,33 +5,15 @@
 //! probes and ports seen. Tests named `hw_*` flash and validate on a real board: they run only
 //! with a probe attached and `KILN_HW_BOARD=<board>` set, and otherwise print why they skip.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod e2e_support;
+
+use e2e_support::{kiln, root};
+use std::process::Output;
 
 use serde_json::Value;
 
 const MODEL: &str = "models/digits-mlp/model.onnx";
 const BOARD: &str = "nucleo-l4r5zi";
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn kiln() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kiln"));
-    c.current_dir(root());
-    c.env("KILN_DB", root().join("target/hw-kiln.db"));
-    c.env(
-        "KILN_TARGET_DIR",
-        std::env::var_os("KILN_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root().join("target/firmware")),
-    );
-    c
-}
 
 fn text(o: &Output) -> (String, String) {
     (
@@ -69,7 +51,7 @@ fn flash_without_probe_names_what_it_looked_for() {
         .clone()
         .expect("a real board has a [probe] table");
     let out = tempfile::tempdir().unwrap();
-    let o = kiln()
+    let o = kiln("hw-kiln.db")
         .args(["flash", MODEL, "--board", BOARD, "--out"])
         .arg(out.path().join("fw"))
         .output()
@@ -105,7 +87,7 @@ fn flash_without_probe_names_what_it_looked_for() {
 
     // `run` on a real board looks for the probe before building too; `--probe` replaces the
     // board file's identity in what it looked for.
-    let o = kiln()
+    let o = kiln("hw-kiln.db")
         .args([
             "run",
             MODEL,
@@ -152,7 +134,7 @@ fn flash_usage_errors_exit_2() {
             "unknown board `nope`",
         ),
     ] {
-        let o = kiln().args(&args).output().unwrap();
+        let o = kiln("hw-kiln.db").args(&args).output().unwrap();
         let (_, stderr) = text(&o);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(
@@ -164,7 +146,7 @@ fn flash_usage_errors_exit_2() {
 
 #[test]
 fn doctor_lists_probes_and_ports() {
-    let o = kiln()
+    let o = kiln("hw-kiln.db")
         .args(["doctor", "--format", "json"])
         .output()
         .unwrap();
@@ -229,7 +211,7 @@ fn json(o: &Output, what: &str) -> Value {
 fn hw_flash_confirms_the_firmware_runs() {
     let Some(board) = hw_board() else { return };
     let out = root().join("target/hw").join(format!("digits-mlp-{board}"));
-    let o = kiln()
+    let o = kiln("hw-kiln.db")
         .args([
             "flash", MODEL, "--board", &board, "--format", "json", "--out",
         ])
@@ -251,7 +233,7 @@ fn hw_flash_confirms_the_firmware_runs() {
 fn hw_validate_and_bench_report_cycles() {
     let Some(board) = hw_board() else { return };
     let out = root().join("target/hw").join(format!("digits-mlp-{board}"));
-    let o = kiln()
+    let o = kiln("hw-kiln.db")
         .args([
             "validate", MODEL, "--board", &board, "--limit", "20", "--format", "json",
         ])
@@ -280,7 +262,7 @@ fn hw_validate_and_bench_report_cycles() {
         "{r:#}"
     );
 
-    let o = kiln()
+    let o = kiln("hw-kiln.db")
         .args([
             "bench", MODEL, "--board", &board, "--no-db", "--limit", "5", "--format", "json",
         ])

@@ -2,7 +2,10 @@
 //! Checked against the host simulation bit for bit, both through QEMU directly and through
 //! `cargo run --release` inside the generated crate (its `.cargo/config.toml` runner).
 
-use std::path::{Path, PathBuf};
+mod e2e_support;
+
+use e2e_support::{parse_selftest, root};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use kiln::boards::Catalog;
@@ -10,26 +13,6 @@ use kiln::data::{load_samples, InputSpec, Labels, LoadOptions};
 use kiln::deploy::{build_firmware, prepare, HostRunner};
 use kiln::import::ImportOptions;
 use kiln::link::{run_to_exit, QemuConfig};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// Parses `sample S: out0 = [a, b, ...]` lines.
-fn parse(text: &str) -> Vec<Vec<f32>> {
-    text.lines()
-        .filter_map(|l| l.split_once(": out0 = ["))
-        .map(|(_, rest)| {
-            rest.trim_end_matches(']')
-                .split(", ")
-                .map(|v| v.parse::<f32>().unwrap())
-                .collect()
-        })
-        .collect()
-}
 
 #[test]
 fn selftest_firmware_prints_the_host_simulation_results() {
@@ -81,7 +64,7 @@ fn selftest_firmware_prints_the_host_simulation_results() {
         text.contains("kiln selftest: 3 samples") && text.contains("kiln selftest: done"),
         "{text}"
     );
-    assert_eq!(parse(&text), expected, "{text}");
+    assert_eq!(parse_selftest(&text), expected, "{text}");
 
     // A user who never calls kiln again: `cargo run --release` in the generated crate.
     let mut cmd = fw.toolchain.cargo();
@@ -97,5 +80,5 @@ fn selftest_firmware_prints_the_host_simulation_results() {
         "{}\n{stdout}",
         String::from_utf8_lossy(&o.stderr)
     );
-    assert_eq!(parse(&stdout), expected, "{stdout}");
+    assert_eq!(parse_selftest(&stdout), expected, "{stdout}");
 }
