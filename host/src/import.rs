@@ -31,6 +31,7 @@ mod resize;
 mod softmax;
 pub mod spec;
 mod strided;
+pub mod tflite;
 mod unary;
 
 use std::collections::{HashMap, HashSet};
@@ -65,21 +66,37 @@ pub struct Imported {
     pub model: TractModel,
 }
 
-/// The tract model of an imported ONNX file, with every input shape fixed to the shapes used for
-/// the kiln graph. [`crate::reference::Reference`] builds the float reference from it.
+/// The tract model of an imported file, with every input shape fixed to the shapes used for the
+/// kiln graph. [`crate::reference::Reference`] builds the float reference from it.
 #[derive(Clone, Debug)]
 pub struct TractModel {
-    pub(crate) model: InferenceModel,
-    /// ONNX input names, in model order.
+    pub(crate) source: ReferenceSource,
+    /// Model input names, in model order.
     pub input_names: Vec<String>,
-    /// ONNX output names, in model order.
+    /// Model output names, in model order.
     pub output_names: Vec<String>,
 }
 
+/// What tract made of the file.
+#[derive(Clone, Debug)]
+pub(crate) enum ReferenceSource {
+    /// An ONNX model, analysed (input facts fixed).
+    Onnx(InferenceModel),
+    /// A TFLite model as tract-tflite reads it, or why it could not.
+    Tflite(Result<tract_onnx::prelude::TypedModel, String>),
+}
+
 impl TractModel {
-    /// The analysed tract model (input facts fixed).
-    pub fn inference_model(&self) -> &InferenceModel {
-        &self.model
+    pub(crate) fn tflite(
+        model: Result<tract_onnx::prelude::TypedModel, String>,
+        input_names: Vec<String>,
+        output_names: Vec<String>,
+    ) -> TractModel {
+        TractModel {
+            source: ReferenceSource::Tflite(model),
+            input_names,
+            output_names,
+        }
     }
 }
 
@@ -217,6 +234,8 @@ pub enum ImportError {
     },
     #[error("{path} is not an ONNX model: {why}")]
     NotOnnx { path: PathBuf, why: &'static str },
+    #[error("{path} is not a valid TFLite model: {why}")]
+    NotTflite { path: PathBuf, why: String },
     #[error("tract could not parse {path}: {message}")]
     Tract {
         path: PathBuf,
@@ -341,9 +360,17 @@ fn decode_proto(path: &Path, bytes: &[u8]) -> Result<pb::ModelProto, ImportError
     Ok(proto)
 }
 
-/// Imports an ONNX model file into kiln's IR. See the module docs.
+/// Imports an ONNX or TFLite model file into kiln's IR; the format is recognised by the file's
+/// content (TFLite's `TFL3` identifier), not its extension. See the module docs and [`tflite`].
 pub fn import(path: &Path, opts: &ImportOptions) -> Result<Imported, ImportError> {
-    let proto = load_proto(path)?;
+    let bytes = std::fs::read(path).map_err(|source| ImportError::Io {
+        path: path.into(),
+        source,
+    })?;
+    if tflite::is_tflite(&bytes) {
+        return tflite::import(path, &bytes, opts);
+    }
+    let proto = decode_proto(path, &bytes)?;
     let dir = path
         .parent()
         .and_then(|d| d.to_str())
@@ -827,7 +854,7 @@ pub fn import_proto(
     Ok(Imported {
         graph: graph_ir,
         model: TractModel {
-            model,
+            source: ReferenceSource::Onnx(model),
             input_names: inputs.iter().map(|i| i.name.clone()).collect(),
             output_names: graph.output.iter().map(|o| o.name.clone()).collect(),
         },

@@ -75,6 +75,9 @@ pub struct Tensor {
     pub dtype: DType,
     /// Constant int8 data (row-major), for `dtype == I8` constants.
     pub qdata: Option<Vec<i8>>,
+    /// The exact integers behind `data` when the model stores the constant as int32 with
+    /// [`Tensor::quant`] (a pre-quantized bias; `data` holds their real values, rounded to f32).
+    pub ints: Option<Vec<i32>>,
     /// Quantization parameters: always `Some` when `dtype == I8`; on f32 tensors, the
     /// pre-quantized model's own (see [`QParams`]).
     pub quant: Option<QParams>,

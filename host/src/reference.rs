@@ -8,9 +8,8 @@ use tract_onnx::prelude::{
     DatumType, InferenceModelExt, IntoRunnable, IntoTensor, TValue, Tensor, TractError,
     TypedRunnableModel,
 };
-use tract_onnx::tract_hir::infer::Factoid;
 
-use crate::import::TractModel;
+use crate::import::{ReferenceSource, TractModel};
 
 /// Why building or running the reference failed.
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +48,8 @@ pub struct Reference {
     plan: Arc<TypedRunnableModel>,
     /// Input names and shapes, in model order.
     pub inputs: Vec<(String, Vec<usize>)>,
-    /// Element type of each input (int8 / uint8 inputs take their integer values).
+    /// Element type of each input (int8 / uint8 inputs take their integer values; a quantized
+    /// tract type is that integer type with its parameters).
     pub input_types: Vec<DatumType>,
     /// Output names, in model order.
     pub outputs: Vec<String>,
@@ -62,22 +62,29 @@ impl Reference {
             let (message, source) = boxed(e);
             ReferenceError::Build { message, source }
         };
-        let inference = model.inference_model().clone();
+        let typed = match &model.source {
+            ReferenceSource::Onnx(m) => m.clone().into_typed().map_err(build)?,
+            ReferenceSource::Tflite(Ok(m)) => m.clone(),
+            ReferenceSource::Tflite(Err(message)) => {
+                return Err(ReferenceError::Build {
+                    message: format!("tract-tflite: {message}"),
+                    source: message.clone().into(),
+                })
+            }
+        };
         let mut inputs = vec![];
         let mut input_types = vec![];
         for (ix, name) in model.input_names.iter().enumerate() {
-            let fact = inference.input_fact(ix).map_err(build)?;
-            input_types.push(fact.datum_type.concretize().unwrap_or(DatumType::F32));
+            let fact = typed.input_fact(ix).map_err(build)?;
+            input_types.push(fact.datum_type);
             let shape = fact
                 .shape
-                .as_concrete_finite()
-                .ok()
-                .flatten()
+                .as_concrete()
                 .map(|s| s.to_vec())
                 .unwrap_or_default();
             inputs.push((name.clone(), shape));
         }
-        let plan = inference
+        let plan = typed
             .into_optimized()
             .map_err(build)?
             .into_runnable()
@@ -113,7 +120,13 @@ impl Reference {
                     if dt == DatumType::F32 {
                         Ok(t)
                     } else {
-                        t.cast_to_dt(dt).map(|c| c.into_owned())
+                        // Integer values as given; a quantized type keeps them as its raw values.
+                        let mut c = t.cast_to_dt(dt.unquantized())?.into_owned();
+                        if dt.is_quantized() {
+                            // SAFETY: a quantized type has its unquantized type's size and layout.
+                            unsafe { c.set_datum_type(dt) };
+                        }
+                        Ok(c)
                     }
                 })
                 .map_err(|e| {
@@ -130,6 +143,12 @@ impl Reference {
         let mut result = vec![];
         for (t, name) in outputs.into_iter().zip(&self.outputs) {
             let mut t = t.into_tensor();
+            if t.datum_type().is_quantized() {
+                // Raw integers, as the model's int8 output holds them.
+                let raw = t.datum_type().unquantized();
+                // SAFETY: a quantized type has its unquantized type's size and layout.
+                unsafe { t.set_datum_type(raw) };
+            }
             // Integer outputs (of quantized models) are compared as numbers.
             if matches!(
                 t.datum_type(),

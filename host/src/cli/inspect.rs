@@ -8,10 +8,11 @@ use serde::Serialize;
 
 use super::{parse_input_shapes, print_json, Format};
 use crate::import::{self, ImportOptions};
+use crate::ir;
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
-    /// The ONNX model file.
+    /// The model file (ONNX or TFLite).
     pub model: PathBuf,
     /// Fixed shape for an input with symbolic dims, e.g. `input=1x49x10x1` (repeatable).
     #[arg(long = "input-shape", value_name = "NAME=DIMS")]
@@ -25,6 +26,11 @@ struct Io {
     name: String,
     shape: Vec<usize>,
     dtype: &'static str,
+    /// The model's own quantization of an int8 input or output.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scale: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    zero_point: Option<i32>,
 }
 
 #[derive(Serialize)]
@@ -60,10 +66,24 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
     let g = &imported.graph;
     let io = |ts: &[usize]| -> Vec<Io> {
         ts.iter()
-            .map(|&t| Io {
-                name: g.tensors[t].name.clone(),
-                shape: g.tensors[t].shape.clone(),
-                dtype: "float32",
+            .map(|&t| {
+                let tensor = &g.tensors[t];
+                let dtype = match (tensor.dtype, tensor.io) {
+                    (_, Some(ir::IoType::Uint8)) => "uint8",
+                    (_, Some(ir::IoType::Int32)) => "int32",
+                    (ir::DType::I8, None) => "int8",
+                    (ir::DType::F32, None) => "float32",
+                };
+                let q = (tensor.dtype == ir::DType::I8)
+                    .then(|| tensor.quant.as_ref().map(|q| q.one()))
+                    .flatten();
+                Io {
+                    name: tensor.name.clone(),
+                    shape: tensor.shape.clone(),
+                    dtype,
+                    scale: q.map(|q| q.0),
+                    zero_point: q.map(|q| q.1),
+                }
             })
             .collect()
     };
@@ -114,10 +134,22 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
         println!("notice   {n}");
     }
     for i in &report.inputs {
-        println!("input    {} {:?} {}", i.name, i.shape, i.dtype);
+        println!(
+            "input    {} {:?} {}{}",
+            i.name,
+            i.shape,
+            i.dtype,
+            quant_text(i)
+        );
     }
     for o in &report.outputs {
-        println!("output   {} {:?} {}", o.name, o.shape, o.dtype);
+        println!(
+            "output   {} {:?} {}{}",
+            o.name,
+            o.shape,
+            o.dtype,
+            quant_text(o)
+        );
     }
     println!("params   {}", report.params);
     println!("MACs     {}", report.macs);
@@ -133,7 +165,7 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
     println!();
     println!(
         "{:<24} {:<20} {:<14} {:<18} {:>8} {:>10}",
-        "LAYER", "ONNX OP", "KERNEL", "OUTPUT", "PARAMS", "MACS"
+        "LAYER", "MODEL OP", "KERNEL", "OUTPUT", "PARAMS", "MACS"
     );
     for l in &report.layers {
         println!(
@@ -147,4 +179,11 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+fn quant_text(io: &Io) -> String {
+    match (io.scale, io.zero_point) {
+        (Some(s), Some(z)) => format!(" (scale {s}, zero point {z})"),
+        _ => String::new(),
+    }
 }

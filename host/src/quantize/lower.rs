@@ -710,7 +710,12 @@ impl Lowering<'_> {
                         );
                     }
                 }
-                let exp = q::softmax_exp_table(xq.scale[0] as f64);
+                let exp = q::softmax_exp_table(1.0, xq.scale[0] as f64).ok_or_else(|| {
+                    format!(
+                        "input scale {} is too small for TFLite's int8 softmax",
+                        xq.scale[0]
+                    )
+                })?;
                 Ok(QNode {
                     op: QOp::Softmax(q::QSoftmaxP {
                         outer: p.outer,
@@ -765,7 +770,13 @@ impl Lowering<'_> {
             Some(&b) => {
                 let bf = const_f32(self.src, b)?;
                 match &self.src.tensors[b].quant {
-                    Some(bq) => model_bias(bf, xq.scale[0], &ws, bq)?,
+                    Some(bq) => model_bias(
+                        bf,
+                        self.src.tensors[b].ints.as_deref(),
+                        xq.scale[0],
+                        &ws,
+                        bq,
+                    )?,
                     None => bias_q(bf, xq.scale[0], &ws),
                 }
             }
@@ -996,9 +1007,16 @@ fn model_weights(
     Ok((q, scales))
 }
 
-/// A pre-quantized model's int32 bias: its own integer values when its scale is
-/// `in_scale * w_scale[c]` (as QDQ writers make it), else requantized from its float value.
-fn model_bias(b: &[f32], in_scale: f32, ws: &[f32], bq: &QParams) -> Plan<Vec<i32>> {
+/// A pre-quantized model's int32 bias: its own integer values (`ints`, else recovered from the
+/// float values) when its scale is `in_scale * w_scale[c]` (as QDQ writers and TFLite make it),
+/// else requantized from its float value.
+fn model_bias(
+    b: &[f32],
+    ints: Option<&[i32]>,
+    in_scale: f32,
+    ws: &[f32],
+    bq: &QParams,
+) -> Plan<Vec<i32>> {
     let matches = b.iter().enumerate().all(|(c, _)| {
         let sb = bq.scale[if bq.scale.len() == 1 { 0 } else { c }] as f64;
         let want = in_scale as f64 * ws[if ws.len() == 1 { 0 } else { c }] as f64;
@@ -1006,6 +1024,9 @@ fn model_bias(b: &[f32], in_scale: f32, ws: &[f32], bq: &QParams) -> Plan<Vec<i3
     });
     if !matches || bq.scale.len() != 1 && bq.scale.len() != b.len() {
         return Ok(bias_q(b, in_scale, ws));
+    }
+    if let Some(ints) = ints.filter(|i| i.len() == b.len()) {
+        return Ok(ints.to_vec());
     }
     Ok(b.iter()
         .enumerate()

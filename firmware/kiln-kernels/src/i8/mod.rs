@@ -28,7 +28,7 @@
 //!     (`per_channel = true`) or a single pair (`per_channel = false`); real multiplier
 //!     `in_scale * w_scale[c] / out_scale` as produced by [`quantize_multiplier`].
 //!   - `lut: &[i8]` — [`QOp::Lut`]'s 256-entry table (built by [`make_lut`]).
-//!   - `exp: &[i32]` — [`QOp::Softmax`]'s 256-entry exp table (built by [`softmax_exp_table`]).
+//!   - `exp: &[i32]` — [`QOp::Softmax`]'s 256-entry `Q0` exp table (built by [`softmax_exp_table`]).
 //!   - `idx: &[u32]` — [`QOp::Gather`]'s index table.
 //! - Per-tensor requantization constants of element-wise ops (add, mul, concat, mean, requant) are
 //!   in the params themselves.
@@ -86,11 +86,14 @@
 //! - **Pad** fills with the output zero point (a param); strided copy / gather move bytes.
 //! - **LUT** (sigmoid, tanh, hard-swish, …): `out = lut[x + 128]`; the host builds the table with
 //!   [`make_lut`]: `sat(round_half_away(f(in_scale * (q - in_zp)) / out_scale) + out_zp)`.
-//! - **Softmax**: output params are fixed to TFLite's `scale = 1/256, zp = -128` (the host inserts a
-//!   requantize otherwise). Per line: `m = max x`; `E[d] = exp[m - x]` from the host table
-//!   `exp[d] = round(exp(-beta * in_scale * d) * 2^24)`; `sum = Σ E` (u64);
-//!   `out = min(127, floor((512 * E + sum) / (2 * sum)) - 128)`, i.e. `256 * E / sum` rounded half
-//!   up. No floats on the device.
+//! - **Softmax** (TFLite's reference int8 softmax, which CMSIS-NN's `arm_softmax_s8` equals):
+//!   output params are fixed to `scale = 1/256, zp = -128` (the host inserts a requantize
+//!   otherwise). The host table holds, for each distance `d = max - x` in `0..256`, TFLite's
+//!   gemmlowp `exp_on_negative_values` of `-d` scaled by `beta * in_scale` (a `Q0` value; `i32::MAX`
+//!   for `d = 0`, and 0 where `-d < diff_min`). Per line: `sum = Σ RoundingDivideByPOT(E, 12)`
+//!   (`Q12`), `(scale, bits) = GetReciprocal(sum, 12)`, `out = sat_i8(RoundingDivideByPOT(
+//!   SaturatingRoundingDoublingHighMul(scale, E), bits + 23) - 128)` ([`fixedpoint`]). No floats on
+//!   the device.
 //! - **Quantize** (ONNX `QuantizeLinear`, f32 → i8): `sat_i8(round_half_to_even(x / scale) + zp)`,
 //!   one IEEE f32 division (correctly rounded in hardware and in soft float), an explicit integer
 //!   ties-to-even rounding, NaN → `zp`. **Dequantize**: `(q - zp) as f32 * scale`.
@@ -100,6 +103,7 @@
 //! else panics; a stride or dilation of 0 is treated as 1; an unknown op / kind code leaves the
 //! output unwritten.
 
+pub mod fixedpoint;
 pub mod ops;
 pub mod requant;
 

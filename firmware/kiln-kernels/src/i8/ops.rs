@@ -1539,30 +1539,41 @@ pub fn dequantize(p: &DequantizeP, x: &[i8], out: &mut [f32]) {
 // ---------------------------------------------------------------------------------------------
 // Softmax
 
-/// int8 softmax (see [`QSoftmaxP`] and the module docs): integer only, output scale 1/256, zp
-/// -128. `exp` has 256 entries, `exp[d]` for a distance `d = max - x`.
+/// int8 softmax (see [`QSoftmaxP`] and the module docs): TFLite's reference int8 softmax, integer
+/// only, output scale 1/256, zp -128. `exp` has 256 entries, `exp[d]` = the `Q0` fixed-point
+/// `exp` of a distance `d = max - x` (0 past TFLite's `diff_min`), built by
+/// [`super::softmax_exp_table`].
 pub fn softmax(p: &QSoftmaxP, x: &[i8], exp: &[i32], out: &mut [i8]) {
+    use super::fixedpoint::get_reciprocal;
+    /// Integer bits of the sum of exps (TFLite's `kAccumulationIntegerBits`).
+    const ACC_BITS: i32 = 12;
     let (axis, inner) = (p.axis as usize, p.inner as usize);
     if axis == 0 || inner == 0 {
         return;
     }
     let exp = &exp[..256];
-    let e = |m: i8, v: i8| exp[(m as i32 - v as i32) as usize].max(0) as u64;
+    let e = |m: i8, v: i8| exp[(m as i32 - v as i32) as usize];
     let block = axis * inner;
     for r in 0..p.outer as usize {
         let xb = &x[r * block..][..block];
         let ob = &mut out[r * block..][..block];
         for i in 0..inner {
             let m = xb[i..].iter().step_by(inner).copied().max().unwrap_or(0);
-            let sum: u64 = xb[i..].iter().step_by(inner).map(|&v| e(m, v)).sum();
-            let sum = sum.max(1);
+            // Q12 sum of the Q0 exps (gemmlowp `Rescale<12>`).
+            let sum = xb[i..].iter().step_by(inner).fold(0i32, |s, &v| {
+                s.wrapping_add(rounding_divide_by_pot(e(m, v), ACC_BITS))
+            });
+            let (scale, bits) = get_reciprocal(sum, ACC_BITS);
             for (o, &v) in ob[i..]
                 .iter_mut()
                 .step_by(inner)
                 .zip(xb[i..].iter().step_by(inner))
             {
-                let q = (512 * e(m, v) + sum) / (2 * sum);
-                *o = (q.min(255) as i32 - 128) as i8;
+                let unsat = rounding_divide_by_pot(
+                    saturating_rounding_doubling_high_mul(scale, e(m, v)),
+                    bits + 31 - 8,
+                );
+                *o = sat_i8(unsat - 128);
             }
         }
     }

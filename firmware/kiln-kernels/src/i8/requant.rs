@@ -160,16 +160,40 @@ pub fn make_lut(
     t
 }
 
-/// One-bit position of `1.0` in the softmax exp table: entries are `exp(-x) * 2^SOFTMAX_EXP_BITS`.
-pub const SOFTMAX_EXP_BITS: u32 = 24;
-
-/// The exp table of the int8 softmax: entry `d` (the distance `max - x` in input steps, `0..256`)
-/// is `round(exp(-beta * in_scale * d) * 2^24)` (ties away from zero), so entry 0 is `2^24`.
-pub fn softmax_exp_table(beta_times_in_scale: f64) -> [i32; 256] {
-    let mut t = [0i32; 256];
-    let one = (1u32 << SOFTMAX_EXP_BITS) as f64;
-    for (d, e) in t.iter_mut().enumerate() {
-        *e = libm::round(libm::exp(-beta_times_in_scale * d as f64) * one) as i32;
+/// TFLite `PreprocessSoftmaxScaling` with 5 integer bits (double rounding): the multiplier and
+/// left shift that turn an input difference into a `Q5` value of `beta * in_scale * diff`, and
+/// `diff_min`, the most negative difference that still counts (`-CalculateInputRadius`).
+/// `None` when `beta * in_scale * 2^26 <= 1` (TFLite refuses such a model).
+pub fn softmax_scaling(beta: f64, in_scale: f64) -> Option<(i32, i32, i32)> {
+    const INT_BITS: i32 = 5;
+    let max_real = ((1i64 << 31) - 1) as f64;
+    let real = (beta * in_scale * (1i64 << (31 - INT_BITS)) as f64).min(max_real);
+    if real.is_nan() || real <= 1.0 {
+        return None;
     }
-    t
+    let (mult, left_shift) = quantize_multiplier(real);
+    if !(0..=31).contains(&left_shift) {
+        return None;
+    }
+    let radius = libm::floor(
+        ((1i64 << INT_BITS) - 1) as f64 * (1i64 << (31 - INT_BITS)) as f64
+            / (1i64 << left_shift) as f64,
+    );
+    Some((mult, left_shift, -(radius as i32)))
+}
+
+/// The exp table of the int8 softmax (see the module docs): entry `d` is gemmlowp's
+/// `exp_on_negative_values` (`Q0`) of the input difference `-d` rescaled as TFLite does, 0 where
+/// `-d < diff_min`. `None` where [`softmax_scaling`] is.
+pub fn softmax_exp_table(beta: f64, in_scale: f64) -> Option<[i32; 256]> {
+    let (mult, left_shift, diff_min) = softmax_scaling(beta, in_scale)?;
+    let mut t = [0i32; 256];
+    for (d, e) in t.iter_mut().enumerate() {
+        let diff = -(d as i32);
+        if diff >= diff_min {
+            let rescaled = saturating_rounding_doubling_high_mul(diff << left_shift, mult);
+            *e = super::fixedpoint::exp_on_negative_values_q5(rescaled);
+        }
+    }
+    Some(t)
 }

@@ -195,7 +195,7 @@ fn run_dispatches_every_variant() {
         axis: 3,
         inner: 4,
     };
-    let exp = softmax_exp_table(0.05);
+    let exp = softmax_exp_table(1.0, 0.05).unwrap();
     let mut want = vec![0i8; 24];
     softmax(&p, &x, &exp, &mut want);
     let t = Tables {

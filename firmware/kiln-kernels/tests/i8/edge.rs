@@ -676,8 +676,16 @@ fn lut_indexes_by_x_plus_128() {
 
 #[test]
 fn softmax_integer() {
-    let table = softmax_exp_table(0.1);
-    assert_eq!(table[0], 1 << SOFTMAX_EXP_BITS);
+    let table = softmax_exp_table(1.0, 0.1).unwrap();
+    // exp(0) is gemmlowp's Q0 one; exp(-0.1 * d) in Q0 otherwise.
+    assert_eq!(table[0], i32::MAX);
+    for d in 1..256 {
+        let want = (-0.1 * d as f64).exp() * 2f64.powi(31);
+        assert!(
+            (table[d] as f64 - want).abs() <= want * 1e-6 + 64.0,
+            "d {d}"
+        );
+    }
     let p = QSoftmaxP {
         outer: 1,
         axis: 4,
@@ -687,7 +695,7 @@ fn softmax_integer() {
     // Uniform: 256 / 4 = 64 each -> -64.
     softmax(&p, &[5, 5, 5, 5], &table, &mut out);
     assert_eq!(out, [-64; 4]);
-    // One dominant element: exp(-25.5) * 2^24 rounds to 0 -> 256 -> clamped 127.
+    // One dominant element: exp(-25.5) is 0 in Q0 -> 256 -> saturated to 127.
     softmax(&p, &[127, -128, -128, -128], &table, &mut out);
     assert_eq!(out, [127, -128, -128, -128]);
     // Against f64 within one LSB.
@@ -711,6 +719,10 @@ fn softmax_integer() {
     assert_eq!(out[0], 0);
     // exp(-1.8) / (1 + exp(-1.8)) * 256 = 36.3 -> 36: -92 and 220 -> 92.
     assert_eq!([out[1], out[3]], [92, -92]);
+    // Differences past TFLite's diff_min count as exp = 0: a huge scale leaves only the max.
+    let big = softmax_exp_table(1.0, 100.0).unwrap();
+    assert!(big[1..].iter().all(|&e| e == 0));
+    assert!(softmax_exp_table(1.0, 1e-9).is_none());
 }
 
 #[test]

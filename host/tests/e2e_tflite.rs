@@ -1,0 +1,152 @@
+//! The MLPerf Tiny `.tflite` files as their benchmark ships them, deployed straight from the
+//! flatbuffer: int8 outputs equal TFLite-Micro's bit for bit (0 LSB) on the host simulation and on
+//! the emulated Cortex-M4F; float outputs are within the f32 contract of TFLite-Micro's (or, for
+//! the hybrid KWS file TFLite-Micro refuses, close to TFLite's own interpreter).
+//!
+//! References: `models/mlperf-tiny/make_refs.py` (TFLite-Micro's Python interpreter, pinned).
+
+mod e2e_support;
+
+use std::path::{Path, PathBuf};
+
+use e2e_support::{kiln, root};
+use ndarray::ArrayD;
+use ndarray_npy::NpzReader;
+
+fn dir(key: &str) -> PathBuf {
+    root().join("models/mlperf-tiny").join(key)
+}
+
+fn only_array<T: ndarray_npy::ReadableElement>(path: &Path) -> ArrayD<T> {
+    let mut r = NpzReader::new(std::fs::File::open(path).unwrap()).unwrap();
+    let names = r.names().unwrap();
+    assert_eq!(names.len(), 1, "{}: {names:?}", path.display());
+    r.by_name(&names[0]).unwrap()
+}
+
+/// `kiln run MODEL --board B --input IN --output OUT` (first `limit` samples).
+fn run(model: &Path, board: &str, input: &Path, limit: usize, out: &Path) {
+    let o = kiln("e2e-tflite.db")
+        .arg("run")
+        .arg(model)
+        .args(["--board", board, "--limit", &limit.to_string(), "--input"])
+        .arg(input)
+        .arg("--output")
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "kiln run {} on {board}: {}",
+        model.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// int8 outputs of `kiln run` equal TFLite-Micro's exactly on the first `limit` samples.
+fn int8_matches_tflm(key: &str, board: &str, limit: usize) {
+    let d = dir(key);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out.npz");
+    run(
+        &d.join("model_int8.tflite"),
+        board,
+        &d.join("test_int8.npz"),
+        limit,
+        &out,
+    );
+    let got: ArrayD<i8> = only_array(&out);
+    let want: ArrayD<i8> = only_array(&d.join("tflm_int8.npz"));
+    let per = want.len() / want.shape()[0];
+    assert_eq!(
+        got.len(),
+        per * limit,
+        "{key} on {board}: {:?}",
+        got.shape()
+    );
+    let want: Vec<i8> = want.iter().copied().take(per * limit).collect();
+    let diff: Vec<usize> = got
+        .iter()
+        .zip(&want)
+        .enumerate()
+        .filter(|(_, (a, b))| a != b)
+        .map(|(i, _)| i)
+        .collect();
+    assert!(
+        diff.is_empty(),
+        "{key} on {board}: {} of {} int8 outputs differ from TFLite-Micro's (first at {})",
+        diff.len(),
+        want.len(),
+        diff[0]
+    );
+}
+
+#[test]
+fn mlperf_tiny_int8_bit_exact_with_tflm_on_host() {
+    for key in ["ad", "kws", "ic", "vww"] {
+        int8_matches_tflm(key, "host", 21);
+    }
+}
+
+#[test]
+fn mlperf_tiny_int8_bit_exact_with_tflm_on_m4() {
+    int8_matches_tflm("ad", "mps2-an386", 21);
+    int8_matches_tflm("kws", "mps2-an386", 21);
+    int8_matches_tflm("ic", "mps2-an386", 6);
+    int8_matches_tflm("vww", "mps2-an386", 3);
+}
+
+/// Float outputs of `kiln run` against the reference file, element-wise within
+/// `atol + rtol * |ref|`.
+fn float_close(key: &str, board: &str, reference: &str, atol: f32, rtol: f32) {
+    let d = dir(key);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out.npz");
+    run(
+        &d.join("model_float.tflite"),
+        board,
+        &d.join("test_float.npz"),
+        21,
+        &out,
+    );
+    let got: ArrayD<f32> = only_array(&out);
+    let want: ArrayD<f32> = only_array(&d.join(reference));
+    assert_eq!(got.shape(), want.shape(), "{key}");
+    let worst = got
+        .iter()
+        .zip(want.iter())
+        .map(|(a, b)| (a - b).abs() - rtol * b.abs())
+        .fold(f32::MIN, f32::max);
+    assert!(
+        worst <= atol,
+        "{key} float: worst excess {worst} over atol {atol}"
+    );
+}
+
+#[test]
+fn mlperf_tiny_float_within_f32_contract_of_tflm() {
+    for key in ["ad", "ic", "vww"] {
+        float_close(key, "host", "tflm_float.npz", 1e-5, 1e-4);
+    }
+    // TFLite runs the hybrid KWS file with int8 activations quantized at run time, kiln with
+    // exact float activations: the softmax outputs agree to about a percent.
+    float_close("kws", "host", "litert_float.npz", 2e-2, 0.0);
+}
+
+#[test]
+fn tflite_recognised_by_content_not_extension() {
+    let tmp = tempfile::tempdir().unwrap();
+    let renamed = tmp.path().join("kws.bin");
+    std::fs::copy(dir("kws").join("model_int8.tflite"), &renamed).unwrap();
+    let o = kiln("e2e-tflite.db")
+        .arg("inspect")
+        .arg(&renamed)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let text = r.to_string();
+    assert!(text.contains("CONV_2D"), "{r:#}");
+    assert!(text.contains("DEPTHWISE_CONV_2D"), "{r:#}");
+}
