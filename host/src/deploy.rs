@@ -74,7 +74,7 @@ impl QuantInfo {
     /// One-line recipe, e.g. `ptq minmax, weights int8 per-channel, activations int8 per-tensor`.
     pub fn recipe(&self) -> String {
         if self.source == "model" {
-            return "the model's own QDQ scales and zero points (int8 weights per-channel or \
+            return "the model's own scales and zero points (QDQ or TFLite; int8 weights per-channel or \
                     per-tensor, int8 activations per-tensor)"
                 .into();
         }

@@ -1,5 +1,10 @@
-//! The float reference: the imported ONNX model run by tract (optimized, with the same fixed input
+//! The float reference: the imported model run by tract (optimized, with the same fixed input
 //! shapes as the kiln graph). The numerical contract of DESIGN.md is stated against it.
+//!
+//! Where tract cannot serve (a quantized TFLite file: tract-tflite's int8 kernels are not
+//! TFLite's; a TFLite file tract-tflite cannot read), [`Reference::for_prepared`] falls back to
+//! kiln's f32 simulation of the model's float graph (its own weights in f32 arithmetic, the
+//! outputs of an int8 model quantized with its own parameters) and says so.
 
 use std::sync::Arc;
 
@@ -42,10 +47,18 @@ fn boxed(e: TractError) -> (String, Box<dyn std::error::Error + Send + Sync>) {
     (format!("{e:#}"), e.into())
 }
 
-/// A runnable tract model of the imported ONNX file.
+/// What runs the reference.
+#[derive(Debug, Clone)]
+enum Engine {
+    Tract(Arc<TypedRunnableModel>),
+    /// kiln's f32 simulation of a float graph and its plan.
+    Sim(Arc<(crate::ir::Graph, crate::plan::Plan)>),
+}
+
+/// A runnable float reference of the imported model.
 #[derive(Debug, Clone)]
 pub struct Reference {
-    plan: Arc<TypedRunnableModel>,
+    engine: Engine,
     /// Input names and shapes, in model order.
     pub inputs: Vec<(String, Vec<usize>)>,
     /// Element type of each input (int8 / uint8 inputs take their integer values; a quantized
@@ -90,11 +103,66 @@ impl Reference {
             .into_runnable()
             .map_err(build)?;
         Ok(Reference {
-            plan,
+            engine: Engine::Tract(plan),
             inputs,
             input_types,
             outputs: model.output_names.clone(),
         })
+    }
+
+    /// The reference validate compares with: tract's, or — for a quantized TFLite model, or
+    /// one tract-tflite cannot read — kiln's f32 simulation of `p.float_graph`, with a notice
+    /// saying which and why.
+    pub fn for_prepared(
+        p: &crate::deploy::Prepared,
+    ) -> Result<(Reference, Option<String>), ReferenceError> {
+        let why = match &p.imported.model.source {
+            ReferenceSource::Onnx(_) => None,
+            ReferenceSource::Tflite(_) if p.float_graph.meta.quantized => Some(
+                "the model is an int8 TFLite file (tract-tflite's int8 kernels are not TFLite's); \
+                 device vs float measures quantization, not conversion"
+                    .to_string(),
+            ),
+            ReferenceSource::Tflite(Err(e)) => Some(format!(
+                "tract-tflite cannot read the file ({e}); device vs float checks kiln's kernels, \
+                 not the conversion"
+            )),
+            ReferenceSource::Tflite(Ok(_)) => None,
+        };
+        let Some(why) = why else {
+            return Ok((Reference::new(&p.imported.model)?, None));
+        };
+        let g = p.float_graph.clone();
+        let plan = crate::plan::plan(&g);
+        let inputs = g
+            .inputs
+            .iter()
+            .map(|&t| (g.tensors[t].name.clone(), g.tensors[t].shape.clone()))
+            .collect();
+        let input_types = g
+            .inputs
+            .iter()
+            .map(|&t| match g.tensors[t].dtype {
+                crate::ir::DType::I8 => DatumType::I8,
+                crate::ir::DType::F32 => DatumType::F32,
+            })
+            .collect();
+        let outputs = g
+            .outputs
+            .iter()
+            .map(|&t| g.tensors[t].name.clone())
+            .collect();
+        let note =
+            format!("float reference: kiln's f32 simulation of the model's float graph: {why}");
+        Ok((
+            Reference {
+                engine: Engine::Sim(Arc::new((g, plan))),
+                inputs,
+                input_types,
+                outputs,
+            },
+            Some(note),
+        ))
     }
 
     /// Runs one inference. `inputs` are in model order, each with the model input's exact shape.
@@ -105,6 +173,10 @@ impl Reference {
                 got: inputs.len(),
             });
         }
+        let plan = match &self.engine {
+            Engine::Tract(plan) => plan,
+            Engine::Sim(gp) => return self.run_sim(&gp.0, &gp.1, inputs),
+        };
         let mut values = tract_onnx::prelude::tvec!();
         for ((a, (name, shape)), &dt) in inputs.iter().zip(&self.inputs).zip(&self.input_types) {
             if a.shape() != shape.as_slice() {
@@ -139,7 +211,7 @@ impl Reference {
             let (message, source) = boxed(e);
             ReferenceError::Run { message, source }
         };
-        let outputs = self.plan.run(values).map_err(run)?;
+        let outputs = plan.run(values).map_err(run)?;
         let mut result = vec![];
         for (t, name) in outputs.into_iter().zip(&self.outputs) {
             let mut t = t.into_tensor();
@@ -169,6 +241,38 @@ impl Reference {
             result.push(a);
         }
         Ok(result)
+    }
+
+    fn run_sim(
+        &self,
+        g: &crate::ir::Graph,
+        plan: &crate::plan::Plan,
+        inputs: &[ArrayD<f32>],
+    ) -> Result<Vec<ArrayD<f32>>, ReferenceError> {
+        let mut flat = vec![];
+        for (a, (name, shape)) in inputs.iter().zip(&self.inputs) {
+            if a.len() != shape.iter().product::<usize>() {
+                return Err(ReferenceError::InputShape {
+                    input: name.clone(),
+                    expected: shape.clone(),
+                    got: a.shape().to_vec(),
+                });
+            }
+            flat.push(a.iter().copied().collect::<Vec<f32>>());
+        }
+        let refs: Vec<&[f32]> = flat.iter().map(Vec::as_slice).collect();
+        let outs = crate::sim::Simulator::new(g, plan).run(&refs);
+        outs.into_iter()
+            .zip(&g.outputs)
+            .map(|(v, &t)| {
+                ArrayD::from_shape_vec(IxDyn(&g.tensors[t].shape), v).map_err(|e| {
+                    ReferenceError::Run {
+                        message: e.to_string(),
+                        source: e.to_string().into(),
+                    }
+                })
+            })
+            .collect()
     }
 
     /// Runs on flattened row-major data, one `Vec` per input (each of the input's exact length).

@@ -231,7 +231,7 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
     };
     let samples = load_samples(&a.data, &InputSpec::of_graph(&p.graph), &opts)?;
     crate::data::check_int8_inputs(&a.data, &samples, &p.graph)?;
-    let reference = Reference::new(&p.imported.model)?;
+    let (reference, reference_note) = Reference::for_prepared(&p)?;
     // `--int8-io`: the float model takes and gives float values; compare on dequantized ones.
     let io_in = int8_io(&p, false);
     let io_out = int8_io(&p, true);
@@ -428,7 +428,14 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
         per_layer,
         profile,
         provenance: provenance(&p)?,
-        notices: p.graph.meta.notices.clone(),
+        notices: p
+            .graph
+            .meta
+            .notices
+            .iter()
+            .cloned()
+            .chain(reference_note)
+            .collect(),
         checks,
         passed,
         baseline: None,
