@@ -22,6 +22,7 @@ mod conv2d;
 mod cx;
 mod dense;
 mod gather;
+mod order;
 mod pad;
 mod pool2d;
 mod qdq;
@@ -529,6 +530,35 @@ pub fn import_proto(
     proto: &pb::ModelProto,
     opts: &ImportOptions,
 ) -> Result<Imported, ImportError> {
+    // Nodes in topological order (some exporters write them otherwise).
+    let reordered = match proto.graph.as_ref().map(order::sorted_nodes) {
+        Some(Ok(Some(nodes))) => {
+            let mut p = proto.clone();
+            if let Some(g) = p.graph.as_mut() {
+                g.node = nodes;
+            }
+            Some(p)
+        }
+        Some(Err(i)) => {
+            let g = proto.graph.as_ref().expect("checked");
+            let node = &g.node[i];
+            return Err(ImportError::Unsupported {
+                path: path.into(),
+                problems: vec![Problem {
+                    node: node_name(node, i),
+                    op_type: node.op_type.clone(),
+                    opset: domain_opset(proto, &node.domain),
+                    reason: Reason::InvalidValue {
+                        input: node.input.first().cloned().unwrap_or_default(),
+                        why: "the node is on a cycle of the graph (it depends on its own output)"
+                            .into(),
+                    },
+                }],
+            });
+        }
+        _ => None,
+    };
+    let proto = reordered.as_ref().unwrap_or(proto);
     // Integer operators (QLinearConv, ConvInteger, ...) become their QDQ form first.
     let rewritten = qlinear::rewrite(proto);
     let (proto, integral_casts) = match &rewritten {
