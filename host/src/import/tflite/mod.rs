@@ -57,6 +57,9 @@ pub(super) fn nchw_shape(s: &[usize]) -> Vec<usize> {
     vec![s[0], s[3], s[1], s[2]]
 }
 
+/// A tensor's quantization as TFLite stores it: scales, zero points, quantized dimension.
+pub(super) type TflQuant = (Vec<f32>, Vec<i32>, usize);
+
 pub(super) struct Front<'a> {
     pub model: fb::Model<'a>,
     pub sg: fb::SubGraph<'a>,
@@ -139,7 +142,7 @@ impl<'a> Front<'a> {
     }
 
     /// The model's quantization of tensor `i`: `(scales, zero points, quantized dimension)`.
-    pub fn quant(&self, i: usize) -> Result<Option<(Vec<f32>, Vec<i32>, usize)>, Reason> {
+    pub fn quant(&self, i: usize) -> Result<Option<TflQuant>, Reason> {
         let t = self.tensor(i)?;
         let Some(q) = t.quantization() else {
             return Ok(None);
