@@ -144,14 +144,24 @@ impl From<crate::flash::FlashError> for DeployError {
 
 pub fn model_name(path: &Path) -> String {
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("model");
-    // `models/<name>/model.onnx` is named after its folder.
-    if stem == "model" {
+    // `models/<name>/model.onnx` is named after its folder, `models/<name>/model_<variant>.tflite`
+    // after its folder and variant (`kws-int8`).
+    let variant = match stem.strip_prefix("model") {
+        Some("") => Some(""),
+        Some(v) if v.starts_with('_') || v.starts_with('-') => Some(&v[1..]),
+        _ => None,
+    };
+    if let Some(variant) = variant {
         if let Some(dir) = path
             .parent()
             .and_then(|p| p.file_name())
             .and_then(|s| s.to_str())
         {
-            return dir.to_string();
+            return if variant.is_empty() {
+                dir.to_string()
+            } else {
+                format!("{dir}-{variant}")
+            };
         }
     }
     stem.to_string()
@@ -658,5 +668,25 @@ impl Runner for DeviceRunner {
     }
     fn firmware(&self) -> Option<&Firmware> {
         Some(&self.firmware)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::model_name;
+    use std::path::Path;
+
+    #[test]
+    fn model_names_from_paths() {
+        assert_eq!(
+            model_name(Path::new("models/digits-cnn/model.onnx")),
+            "digits-cnn"
+        );
+        assert_eq!(
+            model_name(Path::new("models/mlperf-tiny/kws/model_int8.tflite")),
+            "kws-int8"
+        );
+        assert_eq!(model_name(Path::new("x/my-net.tflite")), "my-net");
+        assert_eq!(model_name(Path::new("x/models_v2.onnx")), "models_v2");
     }
 }

@@ -681,10 +681,7 @@ fn softmax_integer() {
     assert_eq!(table[0], i32::MAX);
     for (d, &e) in table.iter().enumerate().skip(1) {
         let want = (-0.1 * d as f64).exp() * 2f64.powi(31);
-        assert!(
-            (e as f64 - want).abs() <= want * 1e-6 + 64.0,
-            "d {d}"
-        );
+        assert!((e as f64 - want).abs() <= want * 1e-6 + 64.0, "d {d}");
     }
     let p = QSoftmaxP {
         outer: 1,
