@@ -3,7 +3,11 @@
 //! the emulated Cortex-M4F; float outputs are within the f32 contract of TFLite-Micro's (or, for
 //! the hybrid KWS file TFLite-Micro refuses, close to TFLite's own interpreter).
 //!
-//! References: `models/mlperf-tiny/make_refs.py` (TFLite-Micro's Python interpreter, pinned).
+//! The same for three Keras models TensorFlow's converter quantized (`models/keras-tflite/`:
+//! residual ADDs, depthwise + HARD_SWISH, CONCATENATION + MEAN + SOFTMAX).
+//!
+//! References: `models/mlperf-tiny/make_refs.py` and `models/keras-tflite/make_models.py`
+//! (TFLite-Micro's Python interpreter, pinned).
 
 mod e2e_support;
 
@@ -14,7 +18,14 @@ use ndarray::ArrayD;
 use ndarray_npy::NpzReader;
 
 fn dir(key: &str) -> PathBuf {
-    root().join("models/mlperf-tiny").join(key)
+    let keras = ["residual", "mbv3", "concat"].contains(&key);
+    root()
+        .join(if keras {
+            "models/keras-tflite"
+        } else {
+            "models/mlperf-tiny"
+        })
+        .join(key)
 }
 
 fn only_array<T: ndarray_npy::ReadableElement>(path: &Path) -> ArrayD<T> {
@@ -85,6 +96,14 @@ fn int8_matches_tflm(key: &str, board: &str, limit: usize) {
 fn mlperf_tiny_int8_bit_exact_with_tflm_on_host() {
     for key in ["ad", "kws", "ic", "vww"] {
         int8_matches_tflm(key, "host", 21);
+    }
+}
+
+#[test]
+fn converter_made_int8_bit_exact_with_tflm_on_host_and_m4() {
+    for key in ["residual", "mbv3", "concat"] {
+        int8_matches_tflm(key, "host", 21);
+        int8_matches_tflm(key, "mps2-an386", 4);
     }
 }
 

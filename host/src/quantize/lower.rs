@@ -609,7 +609,12 @@ impl Lowering<'_> {
             KOp::Reduce(p) if p.kind == k::RED_MEAN => {
                 let xq = self.in_q(x)?;
                 let oq = self.out_q(o)?;
-                let (mult, shift) = self.multiplier(xq.scale[0] as f64 / oq.scale[0] as f64)?;
+                self.multiplier(xq.scale[0] as f64 / oq.scale[0] as f64)?;
+                let n: u64 = (0..p.rank as usize)
+                    .filter(|d| p.mask >> d & 1 == 1)
+                    .map(|d| p.in_shape[d] as u64)
+                    .product();
+                let (mult, shift) = q::mean_multiplier(xq.scale[0] as f64 / oq.scale[0] as f64, n);
                 Ok(QNode {
                     op: QOp::Mean(q::QMeanP {
                         rank: p.rank,

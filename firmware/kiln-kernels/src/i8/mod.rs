@@ -77,9 +77,11 @@
 //!   `acc > 0 ? (acc + n/2) / n : (acc - n/2) / n` with truncating division — rounding half away
 //!   from zero — then the act clamp. With `count_include_pad`, padding taps count as `zp` in the
 //!   sum and `n = k_h * k_w`. A window with no tap inside the input gives `zp`.
-//! - **Mean** (TFLite `integer_ops::Mean`): `acc = Σ (x - in_zp)` over the reduced elements,
-//!   `acc = mbqm(acc, mult, shift)` with `mult ← in_scale / out_scale`, then the same rounding
-//!   division by the element count as average pooling, `+ out_zp`, saturated to i8.
+//! - **Mean** (TFLite's reference `QuantizedMeanOrSum`, the form TFLite-Micro runs): `acc = Σ (x -
+//!   in_zp)` over the `n` reduced elements, `out = sat_i8(mbqm(acc, mult, shift) + out_zp)`, where
+//!   the host folds the division by `n` into the multiplier ([`mean_multiplier`]): from `(m, s)` of
+//!   `in_scale / out_scale`, `k = min(floor(log2 n), 32, 31 + s)`, `mult = (m << k) / n`
+//!   (truncating), `shift = s - k`.
 //! - **Requantize** (TFLite `Requantize`; concat inputs whose params differ from the output's):
 //!   `sat_i8(mbqm(x - in_zp, mult, shift) + out_zp)`, `mult ← in_scale / out_scale`. Concat inputs
 //!   with identical params are copied.
@@ -250,7 +252,7 @@ pub struct QPool2dP {
 }
 
 /// int8 mean over the dims set in `mask` (bit `d` = dim `d`); output = input shape with reduced
-/// dims set to 1. `mult` / `shift` stand for `in_scale / out_scale`.
+/// dims set to 1. `mult` / `shift` stand for `in_scale / (out_scale * n)` ([`mean_multiplier`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct QMeanP {
     pub rank: u32,

@@ -1361,7 +1361,8 @@ pub fn pool2d(p: &QPool2dP, x: &[i8], out: &mut [i8]) {
 // ---------------------------------------------------------------------------------------------
 // Mean
 
-/// int8 mean over the dims in `mask` (see [`QMeanP`]; TFLite `integer_ops::Mean` rounding).
+/// int8 mean over the dims in `mask` (see [`QMeanP`]; TFLite's `QuantizedMeanOrSum` with the
+/// division folded into the multiplier).
 /// An empty reduction gives `out_zp`.
 pub fn mean(p: &QMeanP, x: &[i8], out: &mut [i8]) {
     let rank = (p.rank as usize).min(MAX_RANK);
@@ -1394,8 +1395,7 @@ pub fn mean(p: &QMeanP, x: &[i8], out: &mut [i8]) {
                 }
             });
             let v = if n > 0 {
-                let s = multiply_by_quantized_multiplier(acc, p.mult, p.shift);
-                round_div(s, n).wrapping_add(p.out_zp)
+                multiply_by_quantized_multiplier(acc, p.mult, p.shift).wrapping_add(p.out_zp)
             } else {
                 p.out_zp
             };

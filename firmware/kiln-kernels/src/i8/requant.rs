@@ -129,6 +129,18 @@ pub fn quantize_multiplier(real: f64) -> (i32, i32) {
     (q_fixed as i32, shift)
 }
 
+/// The multiplier of an int8 mean over `n` elements (TFLite's `QuantizedMeanOrSumExtraArgs`):
+/// `(m, s)` = [`quantize_multiplier`] of `in_scale / out_scale`, then `k = min(floor(log2 n), 32,
+/// 31 + s)`, `mult = (m << k) / n` (truncating), `shift = s - k`. `n = 0` gives `(0, 0)`.
+pub fn mean_multiplier(in_over_out: f64, n: u64) -> (i32, i32) {
+    let (m, s) = quantize_multiplier(in_over_out);
+    if n == 0 {
+        return (0, 0);
+    }
+    let k = (63 - n.leading_zeros() as i32).min(32).min(31 + s).max(0);
+    ((((m as i64) << k) / n as i64) as i32, s - k)
+}
+
 /// The real number `mult * 2^(shift - 31)` a `(mult, shift)` pair stands for.
 pub fn multiplier_value(mult: i32, shift: i32) -> f64 {
     mult as f64 * libm::pow(2.0, (shift - 31) as f64)

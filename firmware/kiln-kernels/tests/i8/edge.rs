@@ -578,36 +578,40 @@ fn max_pool_with_act_clamp() {
 
 #[test]
 fn mean_rounds_like_tflite() {
-    // [2, 3] mean over dim 1 -> [2, 1]; in_zp 1, out_zp -1, same scale (M = 1).
+    // [2, 3] mean over dim 1 -> [2, 1]; in_zp 1, out_zp -1, same scale: 1/3 folded in.
+    let (mult, shift) = mean_multiplier(1.0, 3);
+    // k = 1: (2^30 << 1) / 3, shift 1 - 1.
+    assert_eq!((mult, shift), (((1i64 << 31) / 3) as i32, 0));
     let p = QMeanP {
         rank: 2,
         in_shape: [2, 3, 1, 1, 1, 1],
         mask: 0b10,
         in_zp: 1,
         out_zp: -1,
-        mult: ONE.0,
-        shift: ONE.1,
+        mult,
+        shift,
     };
     let x = [1, 2, 3, -1, -2, 1];
     let mut out = [0i8; 2];
     mean(&p, &x, &mut out);
     // x - 1: (0, 1, 2) sum 3 / 3 = 1 -> 0; (-2, -3, 0) sum -5 / 3 = -1.67 -> -2 -> -3.
     assert_eq!(out, [0, -3]);
-    // Over dim 0 -> [1, 3]: (0 - 2) / 2 = -1, (1 - 3) / 2 = -1, (2 + 0) / 2 = 1; -1.
-    let p = QMeanP { mask: 0b01, ..p };
+    // Over dim 0 -> [1, 3]: sums -2, -2, 2 halved: -1, -1, 1; -1.
+    let (mult, shift) = mean_multiplier(1.0, 2);
+    let p = QMeanP {
+        mask: 0b01,
+        mult,
+        shift,
+        ..p
+    };
     let mut out = [0i8; 3];
     mean(&p, &x, &mut out);
     assert_eq!(out, [-2, -2, 0]);
-    // All dims, half scale: sum(x - 1) = -2, * 0.5 = -1, / 6 = -0.17 -> 0; -1.
-    let p = QMeanP {
-        mask: 0b11,
-        mult: 1 << 30,
-        shift: 0,
-        ..p
-    };
-    let mut out = [0i8; 1];
-    mean(&p, &x, &mut out);
-    assert_eq!(out, [-1]);
+    // The double rounding TFLite-Micro has: 28200 * 5.86434 / 1024 = 161.498 rounds to 162
+    // (srdhm to 20672, then 20672 / 128 = 161.5, ties away from zero).
+    let (mult, shift) = mean_multiplier(0.022252047f32 as f64 / 0.0037944717f32 as f64, 1024);
+    assert_eq!(multiply_by_quantized_multiplier(28200, mult, shift), 162);
+    assert_eq!(mean_multiplier(1.0, 0), (0, 0));
 }
 
 #[test]

@@ -665,16 +665,28 @@ pub fn import(path: &Path, bytes: &[u8], opts: &ImportOptions) -> Result<Importe
         quantized: f.quantized,
         notices: vec![],
     };
-    use tract_tflite::internal::tract_core::framework::Framework;
-    let reference = tract_tflite::tflite()
-        .model_for_read(&mut &bytes[..])
-        .map_err(|e| e.to_string());
+    let reference = tract_reference(bytes);
     let input_names = inputs.iter().map(|&i| f.name(i)).collect();
     let output_names = outputs.iter().map(|&o| f.name(o)).collect();
     Ok(Imported {
         graph: f.g,
         model: TractModel::tflite(reference, input_names, output_names),
     })
+}
+
+/// tract-tflite's model of the file, for the float reference; tract-tflite panics on some valid
+/// files (an omitted optional input), which is caught and reported as its failure.
+fn tract_reference(bytes: &[u8]) -> Result<tract_onnx::prelude::TypedModel, String> {
+    use tract_tflite::internal::tract_core::framework::Framework;
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let r = std::panic::catch_unwind(|| tract_tflite::tflite().model_for_read(&mut &bytes[..]));
+    std::panic::set_hook(hook);
+    match r {
+        Ok(Ok(m)) => Ok(m),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("tract-tflite panicked reading the file".into()),
+    }
 }
 
 /// The graph output for TFLite output tensor `o`: in TFLite's layout, named as in the file; an

@@ -1,0 +1,146 @@
+"""Three small Keras models converted by TensorFlow's TFLiteConverter with full-integer
+quantization (int8 weights, activations, inputs and outputs), and TFLite-Micro's outputs.
+
+- residual/: conv + batch norm + ReLU blocks with two residual ADDs, global average pooling
+  (MEAN), dense, softmax (a ResNet-style block, 32x32x3 input).
+- mbv3/: a MobileNetV3-style block: conv, depthwise conv, HARD_SWISH, 1x1 conv, average
+  pooling, dense, softmax (32x32x3 input).
+- concat/: two conv branches concatenated on channels, MEAN over height and width, dense,
+  softmax (24x24x1 input).
+
+Each folder gets model_int8.tflite, test_int8.npz (21 int8 inputs keyed by the input name:
+the first is the quantized mean input, then random ones) and tflm_int8.npz (TFLite-Micro's
+outputs). Weights are Keras' seeded initialisation, batch-norm statistics are set to random
+values, the representative data set is seeded noise: these models test conversion, not accuracy.
+
+    python -m venv /tmp/tfl && /tmp/tfl/bin/pip install -r requirements.txt
+    /tmp/tfl/bin/python make_models.py
+"""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+import tflite
+from tflite_micro.python.tflite_micro import runtime
+
+SEED = 20261204
+K = tf.keras
+L = tf.keras.layers
+
+
+def randomize_bn(model, rng):
+    for layer in model.layers:
+        if isinstance(layer, L.BatchNormalization):
+            g, b, m, v = layer.get_weights()
+            layer.set_weights([
+                rng.uniform(0.5, 1.5, g.shape).astype(np.float32),
+                rng.uniform(-0.2, 0.2, b.shape).astype(np.float32),
+                rng.uniform(-0.1, 0.1, m.shape).astype(np.float32),
+                rng.uniform(0.5, 1.5, v.shape).astype(np.float32),
+            ])
+
+
+def residual():
+    x = inp = K.Input((32, 32, 3), batch_size=1, name="image")
+    x = L.Conv2D(16, 3, padding="same", use_bias=False)(x)
+    x = L.BatchNormalization()(x)
+    x = L.ReLU()(x)
+    for _ in range(2):
+        y = L.Conv2D(16, 3, padding="same", use_bias=False)(x)
+        y = L.BatchNormalization()(y)
+        y = L.ReLU()(y)
+        y = L.Conv2D(16, 3, padding="same", use_bias=False)(y)
+        y = L.BatchNormalization()(y)
+        x = L.ReLU()(L.Add()([x, y]))
+    x = L.GlobalAveragePooling2D()(x)
+    x = L.Dense(10)(x)
+    return K.Model(inp, L.Softmax()(x))
+
+
+def mbv3():
+    x = inp = K.Input((32, 32, 3), batch_size=1, name="image")
+    x = L.Conv2D(16, 3, strides=2, padding="same", use_bias=False)(x)
+    x = L.BatchNormalization()(x)
+    x = L.Activation("hard_swish")(x)
+    x = L.DepthwiseConv2D(3, padding="same", use_bias=False)(x)
+    x = L.BatchNormalization()(x)
+    x = L.Activation("hard_swish")(x)
+    x = L.Conv2D(24, 1, use_bias=False)(x)
+    x = L.BatchNormalization()(x)
+    x = L.AveragePooling2D(16)(x)
+    x = L.Flatten()(x)
+    x = L.Dense(5)(x)
+    return K.Model(inp, L.Softmax()(x))
+
+
+def concat():
+    x = inp = K.Input((24, 24, 1), batch_size=1, name="spectrogram")
+    a = L.Conv2D(8, 3, padding="same", activation="relu")(x)
+    b = L.Conv2D(8, 5, padding="same", activation="relu")(x)
+    x = L.Concatenate()([a, b])
+    x = L.Conv2D(16, 3, strides=2, padding="same", activation="relu")(x)
+    x = K.ops.mean(x, axis=[1, 2])
+    x = L.Dense(4)(x)
+    return K.Model(inp, L.Softmax()(x))
+
+
+def convert(model, shape, rng):
+    def rep():
+        for _ in range(64):
+            yield [rng.normal(0.0, 1.0, (1, *shape)).astype(np.float32)]
+
+    c = tf.lite.TFLiteConverter.from_keras_model(model)
+    c.optimizations = [tf.lite.Optimize.DEFAULT]
+    c.representative_dataset = rep
+    c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    c.inference_input_type = tf.int8
+    c.inference_output_type = tf.int8
+    return c.convert()
+
+
+def io_names(data):
+    m = tflite.Model.GetRootAsModel(data, 0)
+    sg = m.Subgraphs(0)
+    return sg.Tensors(sg.Inputs(0)).Name().decode(), sg.Tensors(sg.Outputs(0)).Name().decode()
+
+
+def main():
+    tf.keras.utils.set_random_seed(SEED)
+    rng = np.random.default_rng(SEED)
+    here = os.path.dirname(os.path.abspath(__file__))
+    for name, make, shape in [
+        ("residual", residual, (32, 32, 3)),
+        ("mbv3", mbv3, (32, 32, 3)),
+        ("concat", concat, (24, 24, 1)),
+    ]:
+        model = make()
+        randomize_bn(model, rng)
+        data = convert(model, shape, rng)
+        d = os.path.join(here, name)
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "model_int8.tflite"), "wb") as f:
+            f.write(data)
+        interp = runtime.Interpreter.from_bytes(data)
+        inp = interp.get_input_details(0)
+        out = interp.get_output_details(0)
+        scale = inp["quantization_parameters"]["scales"][0]
+        zp = inp["quantization_parameters"]["zero_points"][0]
+        xs = [np.full((1, *shape), zp, dtype=np.int8)]
+        for _ in range(20):
+            real = rng.normal(0.0, 1.0, (1, *shape))
+            xs.append(np.clip(np.round(real / scale) + zp, -128, 127).astype(np.int8))
+        ys = []
+        for x in xs:
+            interp.reset()
+            interp.set_input(x, 0)
+            interp.invoke()
+            ys.append(interp.get_output(0).copy().reshape(out["shape"]))
+        iname, oname = io_names(data)
+        np.savez(os.path.join(d, "test_int8.npz"), **{iname: np.stack(xs)})
+        np.savez(os.path.join(d, "tflm_int8.npz"), **{oname: np.stack(ys)})
+        print(name, iname, oname, len(data), "bytes")
+
+
+if __name__ == "__main__":
+    main()
