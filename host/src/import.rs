@@ -27,6 +27,7 @@ mod pad;
 mod pool2d;
 mod qdq;
 mod qlinear;
+mod qmove;
 mod reduce;
 mod resize;
 mod softmax;
@@ -559,6 +560,9 @@ pub fn import_proto(
         _ => None,
     };
     let proto = reordered.as_ref().unwrap_or(proto);
+    // Data movement on int8 tensors (tf2onnx) reads dequantized values instead.
+    let moved = qmove::rewrite(proto);
+    let proto = moved.as_ref().unwrap_or(proto);
     // Integer operators (QLinearConv, ConvInteger, ...) become their QDQ form first.
     let rewritten = qlinear::rewrite(proto);
     let (proto, integral_casts) = match &rewritten {

@@ -11,6 +11,10 @@ For each model key (kws, vww, ic, ad) this writes, next to the model files:
   those, litert_float.npz holds the outputs of TFLite's own interpreter (LiteRT) instead, whose
   hybrid kernels quantize the activations at run time.
 
+- model_int8.onnx / model_float.onnx: the same files converted by tf2onnx (`--tflite`, opset 13),
+  the usual TFLite → ONNX route; ort_float.npz: onnxruntime's outputs of model_float.onnx on
+  test_float.npz (the float reference of the hybrid KWS file, whose weights tf2onnx dequantizes).
+
 TFLite-Micro's Python interpreter runs its reference kernels, which CMSIS-NN is bit-exact with.
 Run from this folder with the pinned packages of requirements.txt:
     python -m venv /tmp/tflm && /tmp/tflm/bin/pip install -r requirements.txt
@@ -18,6 +22,8 @@ Run from this folder with the pinned packages of requirements.txt:
 """
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import tflite
@@ -68,6 +74,24 @@ def run(path, inputs):
     return inp, out, np.stack(outs)
 
 
+def tf2onnx(tfl, onnx_path):
+    subprocess.run(
+        [sys.executable, "-m", "tf2onnx.convert", "--tflite", tfl, "--output", onnx_path, "--opset", "13"],
+        check=True,
+        capture_output=True,
+    )
+
+
+def run_ort(path, inputs):
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    i = sess.get_inputs()[0]
+    o = sess.get_outputs()[0]
+    ys = [sess.run([o.name], {i.name: x})[0] for x in inputs]
+    return o.name, np.stack(ys)
+
+
 def main():
     rng = np.random.default_rng(SEED)
     here = os.path.dirname(os.path.abspath(__file__))
@@ -98,6 +122,11 @@ def main():
         inp_f, out_f, yf = got
         np.savez(os.path.join(d, "test_float.npz"), **{inp_f["name"]: np.stack(xf)})
         np.savez(os.path.join(d, f"{ref}_float.npz"), **{out_f["name"]: yf})
+
+        for kind in ["int8", "float"]:
+            tf2onnx(os.path.join(d, f"model_{kind}.tflite"), os.path.join(d, f"model_{kind}.onnx"))
+        oname, yo = run_ort(os.path.join(d, "model_float.onnx"), xf)
+        np.savez(os.path.join(d, "ort_float.npz"), **{oname: yo})
         print(key, inp["name"], np.stack(xs).shape, out["name"], ys.shape, "float", out_f["name"], yf.shape)
 
 
