@@ -3,6 +3,9 @@
 //!   when that node's output has no other reader;
 //! - fold a constant `Add` that is a bias (per output channel / per column) into the preceding
 //!   Conv2d / Dense (PyTorch's `MatMul + Add`);
+//! - recognise HardSwish and HardSigmoid written out as exporters write them (`x * Clip(x + 3,
+//!   0, 6) / 6`, `Mul(x, HardSigmoid(x))`, `Clip(x + 3, 0, 6) / 6`, division or multiplication by
+//!   1/6) and run them as one element-wise op (one lookup table in int8);
 //! - fuse a following Relu / Clip into Conv2d / Dense / Binary `act`;
 //! - drop plain copies (Reshape, Flatten, Squeeze, Unsqueeze, Cast, Identity): the producer of
 //!   the copied activation writes straight into the copy's output instead.
@@ -33,6 +36,12 @@ pub enum Rewrite {
     },
     /// A plain copy removed (its input's producer writes the copy's output directly).
     RemovedCopy { node: String, op_type: String },
+    /// Element-wise nodes that compute HardSwish / HardSigmoid, run as one op named `into`.
+    FusedHardActivation {
+        nodes: Vec<String>,
+        op_type: &'static str,
+        into: String,
+    },
 }
 
 impl fmt::Display for Rewrite {
@@ -52,6 +61,16 @@ impl fmt::Display for Rewrite {
                 write!(f, "fused {op_type} `{node}` into `{into}`")
             }
             Rewrite::RemovedCopy { node, op_type } => write!(f, "removed copy {op_type} `{node}`"),
+            Rewrite::FusedHardActivation {
+                nodes,
+                op_type,
+                into,
+            } => write!(
+                f,
+                "recognised {op_type} in {} nodes ({}) as `{into}`",
+                nodes.len(),
+                nodes.join(", ")
+            ),
         }
     }
 }
@@ -79,11 +98,12 @@ impl fmt::Display for OptimizeReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} nodes -> {}: {} BatchNorm folded, {} bias Add folded, {} activations fused, {} copies removed",
+            "{} nodes -> {}: {} BatchNorm folded, {} bias Add folded, {} hard activations recognised, {} activations fused, {} copies removed",
             self.nodes_before,
             self.nodes_after,
             self.count(|r| matches!(r, Rewrite::FoldedBatchNorm { .. })),
             self.count(|r| matches!(r, Rewrite::FoldedBias { .. })),
+            self.count(|r| matches!(r, Rewrite::FusedHardActivation { .. })),
             self.count(|r| matches!(r, Rewrite::FusedActivation { .. })),
             self.count(|r| matches!(r, Rewrite::RemovedCopy { .. })),
         )
@@ -99,6 +119,7 @@ pub fn optimize(g: &mut Graph) -> OptimizeReport {
     loop {
         let done = fold_batchnorm(g)
             .or_else(|| fold_bias(g))
+            .or_else(|| fuse_hard_activation(g))
             .or_else(|| fuse_activation(g))
             .or_else(|| remove_copy(g));
         match done {
@@ -302,6 +323,159 @@ fn fold_bias(g: &mut Graph) -> Option<Rewrite> {
         return Some(Rewrite::FoldedBias {
             node: add_name,
             into: name,
+        });
+    }
+    None
+}
+
+/// The scalar value of a constant whose elements are all equal.
+fn scalar(g: &Graph, t: TensorId) -> Option<f32> {
+    let d = const_data(g, t)?;
+    let v = *d.first()?;
+    d.iter().all(|&x| x == v).then_some(v)
+}
+
+/// `node` is a binary `op` of one activation and a scalar constant: `(activation, scalar)`
+/// (`a op c` only: the constant second, or either side for commutative ops).
+fn binary_scalar(g: &Graph, node: usize, op: u8) -> Option<(TensorId, f32)> {
+    let Some(KOp::Binary(p)) = g.nodes[node].op.f32() else {
+        return None;
+    };
+    if p.op != op || p.act.kind != ACT_NONE {
+        return None;
+    }
+    let (a, b) = (g.nodes[node].inputs[0], g.nodes[node].inputs[1]);
+    if let Some(c) = scalar(g, b) {
+        return (!g.tensors[a].is_const()).then_some((a, c));
+    }
+    let commutes = op == BIN_ADD || op == BIN_MUL;
+    match scalar(g, a) {
+        Some(c) if commutes && !g.tensors[b].is_const() => Some((b, c)),
+        _ => None,
+    }
+}
+
+/// `t` is `Clip(x + 3, 0, 6)` (a Clip node, or the Add with a fused clip): `(x, nodes)`.
+fn relu6_of_x_plus_3(g: &Graph, t: TensorId) -> Option<(TensorId, Vec<usize>)> {
+    let n = sole_producer(g, t)?;
+    let clip6 = |a: &Act| a.kind == ACT_CLIP && a.a == 0.0 && a.b == 6.0;
+    match g.nodes[n].op.f32()? {
+        KOp::Unary(u) if u.kind == UN_CLIP && u.alpha == 0.0 && u.beta == 6.0 => {
+            let a = sole_producer(g, g.nodes[n].inputs[0])?;
+            let (x, c) = binary_scalar(g, a, BIN_ADD)?;
+            (c == 3.0).then(|| (x, vec![a, n]))
+        }
+        KOp::Binary(p) if p.op == BIN_ADD && clip6(&p.act) => {
+            let (a, b) = (g.nodes[n].inputs[0], g.nodes[n].inputs[1]);
+            let (x, c) = match (scalar(g, a), scalar(g, b)) {
+                (None, Some(c)) => (a, c),
+                (Some(c), None) => (b, c),
+                _ => return None,
+            };
+            (c == 3.0).then(|| (x, vec![n]))
+        }
+        _ => None,
+    }
+}
+
+/// `node` divides by 6 or multiplies by 1/6: its other operand.
+fn sixth_of(g: &Graph, node: usize) -> Option<TensorId> {
+    if let Some((u, 6.0)) = binary_scalar(g, node, BIN_DIV) {
+        return Some(u);
+    }
+    match binary_scalar(g, node, BIN_MUL) {
+        Some((u, c)) if (c - 1.0 / 6.0).abs() <= 1e-6 => Some(u),
+        _ => None,
+    }
+}
+
+/// `t` is HardSigmoid(x) with alpha 1/6, beta 1/2, written out or as one op: `(x, nodes)`.
+fn hard_sigmoid_of(g: &Graph, t: TensorId) -> Option<(TensorId, Vec<usize>)> {
+    let n = sole_producer(g, t)?;
+    if let Some(KOp::Unary(u)) = g.nodes[n].op.f32() {
+        let sixth = (u.alpha - 1.0 / 6.0).abs() <= 1e-6 && u.beta == 0.5;
+        return (u.kind == UN_HARD_SIGMOID && sixth).then(|| (g.nodes[n].inputs[0], vec![n]));
+    }
+    let u = sixth_of(g, n)?;
+    let (x, mut nodes) = relu6_of_x_plus_3(g, u)?;
+    nodes.push(n);
+    Some((x, nodes))
+}
+
+/// One pattern: `(x, nodes computing it, the node whose output is the result, kind)`.
+fn hard_activation(g: &Graph, n: usize) -> Option<(TensorId, Vec<usize>, u8)> {
+    // x * HardSigmoid(x)
+    if let Some(KOp::Binary(p)) = g.nodes[n].op.f32() {
+        if p.op == BIN_MUL && p.act.kind == ACT_NONE {
+            let (a, b) = (g.nodes[n].inputs[0], g.nodes[n].inputs[1]);
+            for (x, t) in [(a, b), (b, a)] {
+                if let Some((y, mut nodes)) = hard_sigmoid_of(g, t) {
+                    if y == x {
+                        nodes.push(n);
+                        return Some((x, nodes, UN_HARD_SWISH));
+                    }
+                }
+            }
+        }
+    }
+    // (x * Clip(x + 3, 0, 6)) / 6
+    if let Some(m) = sixth_of(g, n).and_then(|u| sole_producer(g, u)) {
+        if let Some(KOp::Binary(p)) = g.nodes[m].op.f32() {
+            if p.op == BIN_MUL && p.act.kind == ACT_NONE {
+                let (a, b) = (g.nodes[m].inputs[0], g.nodes[m].inputs[1]);
+                for (x, t) in [(a, b), (b, a)] {
+                    if let Some((y, mut nodes)) = relu6_of_x_plus_3(g, t) {
+                        if y == x {
+                            nodes.extend([m, n]);
+                            return Some((x, nodes, UN_HARD_SWISH));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Clip(x + 3, 0, 6) / 6 alone
+    let u = sixth_of(g, n)?;
+    let (x, mut nodes) = relu6_of_x_plus_3(g, u)?;
+    nodes.push(n);
+    Some((x, nodes, UN_HARD_SIGMOID))
+}
+
+fn fuse_hard_activation(g: &mut Graph) -> Option<Rewrite> {
+    for n in 0..g.nodes.len() {
+        let Some((x, mut nodes, kind)) = hard_activation(g, n) else {
+            continue;
+        };
+        let y = g.nodes[n].outputs[0];
+        if g.tensors[x].shape != g.tensors[y].shape {
+            continue;
+        }
+        let names = nodes.iter().map(|&i| g.nodes[i].name.clone()).collect();
+        let (alpha, beta, op_type) = if kind == UN_HARD_SWISH {
+            (0.0, 0.0, "HardSwish")
+        } else {
+            (1.0 / 6.0, 0.5, "HardSigmoid")
+        };
+        let into = g.nodes[n].name.clone();
+        let len = g.tensors[y].len() as u32;
+        g.nodes[n].op = Op::F32(KOp::Unary(UnaryP {
+            kind,
+            len,
+            alpha,
+            beta,
+        }));
+        g.nodes[n].op_type = op_type.into();
+        g.nodes[n].inputs = vec![x];
+        g.nodes[n].macs = 0;
+        nodes.retain(|&i| i != n);
+        nodes.sort_unstable();
+        for &i in nodes.iter().rev() {
+            g.nodes.remove(i);
+        }
+        return Some(Rewrite::FusedHardActivation {
+            nodes: names,
+            op_type,
+            into,
         });
     }
     None

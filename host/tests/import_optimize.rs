@@ -151,3 +151,46 @@ fn copies_are_removed_and_graph_output_names_survive() {
         "{report}"
     );
 }
+
+/// HardSwish and HardSigmoid as exporters write them out (Paddle's `x * Clip(x + 3, 0, 6) / 6`,
+/// PyTorch's `x * HardSigmoid(x)`, a Clip-free SE gate `Clip(x + 3, 0, 6) * (1/6)`): each becomes
+/// one element-wise node, within the f32 contract of tract on the original graph.
+#[test]
+fn written_out_hard_swish_and_hard_sigmoid_become_one_op() {
+    use kiln_kernels::f32::{UN_HARD_SIGMOID, UN_HARD_SWISH};
+    let m = M::new(13)
+        .input("x", &[D::N(1), D::N(2), D::N(4), D::N(4)])
+        .output("y")
+        .init("three", &[], vec![3.0])
+        .init("zero", &[], vec![0.0])
+        .init("six", &[], vec![6.0])
+        .init("sixth", &[], vec![1.0 / 6.0])
+        // Paddle: x * Clip(x + 3, 0, 6) / 6
+        .node("Add", &["x", "three"], &["a"], vec![])
+        .node("Clip", &["a", "zero", "six"], &["c"], vec![])
+        .node("Mul", &["x", "c"], &["m"], vec![])
+        .node("Div", &["m", "six"], &["h1"], vec![])
+        // PyTorch (opset < 14): HardSigmoid(x) * x
+        .node(
+            "HardSigmoid",
+            &["h1"],
+            &["s"],
+            vec![af("alpha", 1.0 / 6.0), af("beta", 0.5)],
+        )
+        .node("Mul", &["s", "h1"], &["h2"], vec![])
+        // A gate: Clip(x + 3, 0, 6) * (1/6)
+        .node("Add", &["h2", "three"], &["a2"], vec![])
+        .node("Clip", &["a2", "zero", "six"], &["c2"], vec![])
+        .node("Mul", &["c2", "sixth"], &["y"], vec![]);
+    let dir = tmp();
+    let (_, opt) = check_model(&m.save(dir.path(), "hswish"), &ImportOptions::default(), 9);
+    let kinds: Vec<u8> = opt
+        .nodes
+        .iter()
+        .map(|n| match n.op {
+            kiln::ir::Op::F32(KOp::Unary(u)) => u.kind,
+            _ => panic!("{} is not element-wise", n.name),
+        })
+        .collect();
+    assert_eq!(kinds, [UN_HARD_SWISH, UN_HARD_SWISH, UN_HARD_SIGMOID]);
+}
