@@ -7,6 +7,9 @@
 //!   0, 6) / 6`, `Mul(x, HardSigmoid(x))`, `Clip(x + 3, 0, 6) / 6`, division or multiplication by
 //!   1/6) and run them as one element-wise op (one lookup table in int8);
 //! - fuse a following Relu / Clip into Conv2d / Dense / Binary `act`;
+//! - compose two strided copies in a row (Transpose pairs, Reshape after Transpose, a Slice of a
+//!   Transpose) into one when the result is again a strided copy; a pair that cancels becomes a
+//!   plain copy;
 //! - drop plain copies (Reshape, Flatten, Squeeze, Unsqueeze, Cast, Identity): the producer of
 //!   the copied activation writes straight into the copy's output instead.
 //!
@@ -36,6 +39,8 @@ pub enum Rewrite {
     },
     /// A plain copy removed (its input's producer writes the copy's output directly).
     RemovedCopy { node: String, op_type: String },
+    /// Two strided copies in a row (`first`, then `into`) made one.
+    ComposedCopies { first: String, into: String },
     /// Element-wise nodes that compute HardSwish / HardSigmoid, run as one op named `into`.
     FusedHardActivation {
         nodes: Vec<String>,
@@ -61,6 +66,9 @@ impl fmt::Display for Rewrite {
                 write!(f, "fused {op_type} `{node}` into `{into}`")
             }
             Rewrite::RemovedCopy { node, op_type } => write!(f, "removed copy {op_type} `{node}`"),
+            Rewrite::ComposedCopies { first, into } => {
+                write!(f, "composed copy `{first}` into `{into}`")
+            }
             Rewrite::FusedHardActivation {
                 nodes,
                 op_type,
@@ -121,7 +129,8 @@ pub fn optimize(g: &mut Graph) -> OptimizeReport {
             .or_else(|| fold_bias(g))
             .or_else(|| fuse_hard_activation(g))
             .or_else(|| fuse_activation(g))
-            .or_else(|| remove_copy(g));
+            .or_else(|| remove_copy(g))
+            .or_else(|| compose_copies(g));
         match done {
             Some(r) => report.rewrites.push(r),
             None => break,
@@ -511,6 +520,118 @@ fn fuse_activation(g: &mut Graph) -> Option<Rewrite> {
             node,
             op_type,
             into,
+        });
+    }
+    None
+}
+
+/// Source offsets of every output element of a strided copy, in output order.
+fn strided_sources(p: &StridedP) -> Vec<i64> {
+    let rank = (p.rank as usize).clamp(1, MAX_RANK);
+    let shape = &p.out_shape[..rank];
+    let len: usize = shape.iter().map(|&d| d as usize).product();
+    let mut out = Vec::with_capacity(len);
+    let mut idx = [0usize; MAX_RANK];
+    for _ in 0..len {
+        let off: i64 = (0..rank)
+            .map(|d| idx[d] as i64 * p.strides[d] as i64)
+            .sum::<i64>()
+            + p.offset as i64;
+        out.push(off);
+        for d in (0..rank).rev() {
+            idx[d] += 1;
+            if idx[d] < shape[d] as usize {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    out
+}
+
+/// `second ∘ first` as one strided copy over the output's logical `shape`, when it is one: the
+/// source offsets the second copy reads through the first must be affine in the output index.
+fn compose_strided(first: &StridedP, second: &StridedP, shape: &[usize]) -> Option<StridedP> {
+    let a = strided_sources(first);
+    let src: Vec<i64> = strided_sources(second)
+        .iter()
+        .map(|&j| usize::try_from(j).ok().and_then(|j| a.get(j).copied()))
+        .collect::<Option<_>>()?;
+    if shape.iter().product::<usize>() != src.len() || src.is_empty() {
+        return None;
+    }
+    let base = src[0];
+    // (size, stride) per logical dim, size-1 dims dropped, contiguous neighbours merged.
+    let mut dims: Vec<(usize, i64)> = vec![];
+    let mut inner = src.len();
+    for &n in shape {
+        inner /= n.max(1);
+        if n == 1 {
+            continue;
+        }
+        let st = src[inner] - base;
+        match dims.last_mut() {
+            Some(l) if l.1 == st * n as i64 => *l = (l.0 * n, st),
+            _ => dims.push((n, st)),
+        }
+    }
+    if dims.is_empty() {
+        dims.push((1, 1));
+    }
+    if dims.len() > MAX_RANK {
+        return None;
+    }
+    let mut p = StridedP {
+        rank: dims.len() as u32,
+        out_shape: [0; MAX_RANK],
+        strides: [0; MAX_RANK],
+        offset: u32::try_from(base).ok()?,
+    };
+    for (d, (n, st)) in dims.into_iter().enumerate() {
+        p.out_shape[d] = u32::try_from(n).ok()?;
+        p.strides[d] = i32::try_from(st).ok()?;
+    }
+    (strided_sources(&p) == src).then_some(p)
+}
+
+fn compose_copies(g: &mut Graph) -> Option<Rewrite> {
+    for c in 0..g.nodes.len() {
+        let Some(KOp::Strided(second)) = g.nodes[c].op.f32().copied() else {
+            continue;
+        };
+        let Some(p) = sole_producer(g, g.nodes[c].inputs[0]) else {
+            continue;
+        };
+        let Some(KOp::Strided(first)) = g.nodes[p].op.f32().copied() else {
+            continue;
+        };
+        let shape = g.tensors[g.nodes[c].outputs[0]].shape.clone();
+        let Some(mut composed) = compose_strided(&first, &second, &shape) else {
+            continue;
+        };
+        // A map that reads every element in order is a plain copy.
+        let len: u32 = composed.out_shape[..composed.rank as usize]
+            .iter()
+            .product();
+        if strided_sources(&composed)
+            .iter()
+            .enumerate()
+            .all(|(i, &s)| s == i as i64)
+        {
+            composed = StridedP {
+                rank: 1,
+                out_shape: [len, 0, 0, 0, 0, 0],
+                strides: [1, 0, 0, 0, 0, 0],
+                offset: 0,
+            };
+        }
+        let first_name = g.nodes[p].name.clone();
+        g.nodes[c].op = Op::F32(KOp::Strided(composed));
+        g.nodes[c].inputs = g.nodes[p].inputs.clone();
+        g.nodes.remove(p);
+        return Some(Rewrite::ComposedCopies {
+            first: first_name,
+            into: g.nodes[c - 1].name.clone(),
         });
     }
     None

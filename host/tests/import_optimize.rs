@@ -194,3 +194,41 @@ fn written_out_hard_swish_and_hard_sigmoid_become_one_op() {
         .collect();
     assert_eq!(kinds, [UN_HARD_SWISH, UN_HARD_SWISH, UN_HARD_SIGMOID]);
 }
+
+/// tf2onnx-style Transpose pairs cancel; a Transpose then a Slice become one strided copy.
+#[test]
+fn transpose_pairs_cancel_and_copies_compose() {
+    let m = M::new(13)
+        .input("x", &[D::N(1), D::N(3), D::N(4), D::N(5)])
+        .output("y")
+        .output("z")
+        .init_i64("starts", &[1], vec![1])
+        .init_i64("ends", &[1], vec![3])
+        .init_i64("axes", &[1], vec![3])
+        .node("Relu", &["x"], &["r"], vec![])
+        .node(
+            "Transpose",
+            &["r"],
+            &["t"],
+            vec![ais("perm", &[0, 2, 3, 1])],
+        )
+        .node(
+            "Transpose",
+            &["t"],
+            &["u"],
+            vec![ais("perm", &[0, 3, 1, 2])],
+        )
+        .node("Relu", &["u"], &["y"], vec![])
+        .node(
+            "Transpose",
+            &["y"],
+            &["v"],
+            vec![ais("perm", &[0, 3, 2, 1])],
+        )
+        .node("Slice", &["v", "starts", "ends", "axes"], &["z"], vec![]);
+    let dir = tmp();
+    let (_, opt) = check_model(&m.save(dir.path(), "tpairs"), &ImportOptions::default(), 3);
+    let ops: Vec<String> = opt.nodes.iter().map(|n| n.op.variant()).collect();
+    // Relu, Relu (the pair is gone), one strided copy for Transpose + Slice.
+    assert_eq!(ops, ["Unary", "Unary", "Strided"], "{:?}", opt.nodes);
+}
