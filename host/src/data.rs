@@ -474,6 +474,20 @@ impl DataFile {
     }
 }
 
+/// The shape of every array in a data file, by key (`""` for a `.npy` file's one array).
+pub fn array_shapes(path: &Path) -> Result<Vec<(String, Vec<usize>)>, DataError> {
+    let mut file = DataFile::open(path)?;
+    if let FileKind::Npy(_) = file.kind {
+        return Ok(vec![(String::new(), file.read("")?.shape().to_vec())]);
+    }
+    let mut out = vec![];
+    for key in file.keys() {
+        let shape = file.read(&key)?.shape().to_vec();
+        out.push((key, shape));
+    }
+    Ok(out)
+}
+
 /// Splits an array `[N, *shape]` (or `[N, *shape[1..]]` when `shape[0] == 1`) into N samples.
 fn sample_count(
     path: &Path,

@@ -4,7 +4,7 @@ mod import_support;
 
 use std::fs::File;
 
-use import_support::tmp;
+use import_support::{rand_vec, tmp, D, M};
 use kiln::data::{
     load_samples, write_outputs, DataError, InputSpec, Labels, LoadOptions, OutElem, OutputData,
 };
@@ -202,4 +202,48 @@ fn outputs_round_trip() {
         u.iter().copied().collect::<Vec<_>>(),
         [0, 128, 255, 1, 2, 3]
     );
+}
+
+/// A symbolic input dimension the data fixes unambiguously is taken from it (and said so);
+/// without data, the error still names `--input-shape`.
+#[test]
+fn symbolic_dims_taken_from_the_data() {
+    let m = M::new(13)
+        .input("x", &[D::N(1), D::N(2), D::S("H"), D::S("W")])
+        .output("y")
+        .node("Relu", &["x"], &["r"], vec![])
+        .node("GlobalAveragePool", &["r"], &["y"], vec![]);
+    let dir = tmp();
+    let model = m.save(dir.path(), "sym");
+    let data = dir.path().join("x.npz");
+    let mut w = ndarray_npy::NpzWriter::new(std::fs::File::create(&data).unwrap());
+    w.add_array("x", &arr(&[3, 1, 2, 5, 7], rand_vec(210, 4)))
+        .unwrap();
+    w.finish().unwrap();
+    let kiln = env!("CARGO_BIN_EXE_kiln");
+    let out = dir.path().join("y.npz");
+    let o = std::process::Command::new(kiln)
+        .args(["run", "--board", "host"])
+        .arg(&model)
+        .arg("--input")
+        .arg(&data)
+        .arg("--output")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success(), "{text}");
+    assert!(text.contains("dimension 2 (`H`) = 5"), "{text}");
+    assert!(text.contains("dimension 3 (`W`) = 7"), "{text}");
+    let o = std::process::Command::new(kiln)
+        .arg("inspect")
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--input-shape"));
 }

@@ -54,7 +54,10 @@ struct Report {
     ops: BTreeMap<String, usize>,
     params: usize,
     macs: u64,
+    /// The layers as deployed: the graph after `optimize` (folded BatchNorm, fused activations,
+    /// removed copies), whose rewrites `optimizations` lists.
     layers: Vec<Layer>,
+    optimizations: Vec<String>,
     notices: Vec<String>,
 }
 
@@ -88,9 +91,14 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
             .collect()
     };
     let mut ops = BTreeMap::new();
-    let mut layers = Vec::new();
     for n in &g.nodes {
         *ops.entry(n.op_type.clone()).or_insert(0) += 1;
+    }
+    let mut opt = g.clone();
+    let rewrites = crate::optimize::optimize(&mut opt);
+    let mut layers = Vec::new();
+    for n in &opt.nodes {
+        let g = &opt;
         let params = n
             .inputs
             .iter()
@@ -118,9 +126,10 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
         outputs: io(&g.outputs),
         supported: true,
         ops,
-        params: g.param_count(),
-        macs: g.total_macs(),
+        params: opt.param_count(),
+        macs: opt.total_macs(),
         layers,
+        optimizations: rewrites.lines(),
         notices: g.meta.notices.clone(),
     };
     if a.format == Format::Json {
@@ -162,6 +171,9 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    for o in &report.optimizations {
+        println!("optimize {o}");
+    }
     println!();
     println!(
         "{:<24} {:<20} {:<14} {:<18} {:>8} {:>10}",

@@ -1,6 +1,7 @@
 //! The `kiln` command line: argument parsing, rendering, exit codes (0 ok, 1 a check failed,
 //! 2 an error). One module per subcommand.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -228,6 +229,57 @@ pub enum Target {
 
 /// Resolves the board and imports, optimizes and plans the model.
 pub fn prepare(a: &BuildArgs) -> anyhow::Result<(crate::deploy::Prepared, Target)> {
+    prepare_with_data(a, None)
+}
+
+/// Input shapes by input name.
+type InputShapes = HashMap<String, Vec<usize>>;
+
+/// The input shapes `data` fixes for the symbolic dims `dims` of `model`: each such input's
+/// array is `[N, *shape]` (a sample axis, then the input's shape). `None` when the data does
+/// not say (a missing key, another rank).
+fn shapes_from_data(
+    data: &std::path::Path,
+    dims: &[crate::import::UnresolvedDim],
+) -> Option<(InputShapes, Vec<String>)> {
+    let arrays = crate::data::array_shapes(data).ok()?;
+    let mut shapes = HashMap::new();
+    let mut notices = vec![];
+    for d in dims {
+        if shapes.contains_key(&d.input) {
+            continue;
+        }
+        let single = arrays.len() == 1 && arrays[0].0.is_empty();
+        let (_, got) = arrays.iter().find(|(k, _)| *k == d.input || single)?;
+        let shape = got.get(1..)?.to_vec();
+        if shape.len() <= d.dim || shape.contains(&0) {
+            return None;
+        }
+        shapes.insert(d.input.clone(), shape);
+    }
+    for d in dims {
+        let v = shapes[&d.input][d.dim];
+        let what = if d.param.is_empty() {
+            String::new()
+        } else {
+            format!(" (`{}`)", d.param)
+        };
+        notices.push(format!(
+            "input `{}`: dimension {}{what} = {v}, taken from {}",
+            d.input,
+            d.dim,
+            data.display()
+        ));
+    }
+    Some((shapes, notices))
+}
+
+/// [`prepare`], fixing symbolic input dimensions from the samples in `data` when the model
+/// leaves them open and `--input-shape` does not give them.
+pub fn prepare_with_data(
+    a: &BuildArgs,
+    data: Option<&std::path::Path>,
+) -> anyhow::Result<(crate::deploy::Prepared, Target)> {
     let catalog = boards::catalog(a.boards_dir.as_deref())?;
     let target = if a.board == crate::boards::HOST {
         Target::Host
@@ -250,10 +302,25 @@ pub fn prepare(a: &BuildArgs) -> anyhow::Result<(crate::deploy::Prepared, Target
         Precision::F32 => crate::deploy::Precision::F32,
         Precision::Int8 => crate::deploy::Precision::Int8,
     });
-    let opts = crate::import::ImportOptions {
+    let mut opts = crate::import::ImportOptions {
         input_shapes: parse_input_shapes(&a.input_shapes)?,
     };
-    let p = crate::deploy::prepare(&a.model, &opts, precision, &qc)?;
+    let p = match crate::deploy::prepare(&a.model, &opts, precision, &qc) {
+        Err(crate::deploy::DeployError::Import(
+            crate::import::ImportError::UnresolvedInputDims { path, dims },
+        )) => {
+            let Some((shapes, notices)) = data.and_then(|d| shapes_from_data(d, &dims)) else {
+                return Err(crate::import::ImportError::UnresolvedInputDims { path, dims }.into());
+            };
+            opts.input_shapes.extend(shapes);
+            let mut p = crate::deploy::prepare(&a.model, &opts, precision, &qc)?;
+            for g in [&mut p.graph, &mut p.float_graph, &mut p.imported.graph] {
+                g.meta.notices.extend(notices.iter().cloned());
+            }
+            p
+        }
+        other => other?,
+    };
     Ok((p, target))
 }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 
-use super::{open_runner, prepare, print_json, BuildArgs, Format, LinkArgs};
+use super::{open_runner, print_json, BuildArgs, Format, LinkArgs};
 use crate::data::{load_samples, write_outputs, InputSpec, Labels, LoadOptions, OutputData};
 use crate::deploy::{Firmware, Stats};
 
@@ -132,10 +132,12 @@ struct RunReport<'a> {
     firmware: Option<&'a Firmware>,
     #[serde(skip_serializing_if = "Option::is_none")]
     stack: Option<Stats>,
+    /// Import notices (a symbolic dimension fixed, its value taken from the data).
+    notices: &'a [String],
 }
 
 pub fn run(a: RunArgs) -> anyhow::Result<()> {
-    let (p, target) = prepare(&a.build)?;
+    let (p, target) = super::prepare_with_data(&a.build, Some(&a.input))?;
     let opts = LoadOptions {
         labels: Labels::None,
         limit: a.limit,
@@ -187,9 +189,13 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         ram_bytes: fw.map(|f| f.sizes.ram_bytes),
         firmware: fw,
         stack,
+        notices: &p.graph.meta.notices,
     };
     if a.format == Format::Json {
         return print_json(&report);
+    }
+    for n in report.notices {
+        println!("notice    {n}");
     }
     println!("ran {} samples on {}", report.samples, report.board);
     if let Some(o) = &report.outputs {
@@ -270,7 +276,7 @@ struct BenchReport<'a> {
 }
 
 pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
-    let (p, target) = prepare(&a.build)?;
+    let (p, target) = super::prepare_with_data(&a.build, a.data.as_deref())?;
     // Opened before the (possibly long) run so a bad database fails fast.
     let mut store = a.store.open()?;
     let specs = InputSpec::of_graph(&p.graph);

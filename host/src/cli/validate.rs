@@ -6,7 +6,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::run::Spread;
-use super::{open_runner, prepare, print_json, BuildArgs, CheckFailed, Format, LinkArgs};
+use super::{open_runner, print_json, BuildArgs, CheckFailed, Format, LinkArgs};
 use crate::data::{load_samples, InputSpec, Labels, LoadOptions};
 use crate::deploy::{Firmware, Stats};
 use crate::metrics::{compare, confusion, top_k, Compare, Confusion};
@@ -220,7 +220,7 @@ fn per_output(all: &[Vec<Vec<f32>>], k: usize) -> Vec<Vec<f32>> {
 }
 
 pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
-    let (p, target) = prepare(&a.build)?;
+    let (p, target) = super::prepare_with_data(&a.build, Some(&a.data))?;
     let mut gating = super::compare::Gating::open(&a.store, &a.build)?;
     let opts = LoadOptions {
         labels: match &a.labels {

@@ -84,25 +84,24 @@ pub fn dequantize_f32(q: i8, scale: f32, zp: i32) -> f32 {
 /// without depending on the FP environment: integers, NaN and infinities are returned as is.
 #[inline(always)]
 pub fn round_half_even(x: f32) -> f32 {
-    // Every |x| >= 2^23 is an integer already.
-    if x.is_nan() || x.abs() >= 8_388_608.0 {
+    /// 2^23: from here on every f32 is an integer, and adding it to a smaller magnitude leaves
+    /// a spacing of exactly 1.
+    const TWO_23: f32 = 8_388_608.0;
+    if x.is_nan() || x.abs() >= TWO_23 {
         return x;
     }
-    let t = x as i32; // toward zero, exact here
-    let frac = x - t as f32; // exact (same binade or smaller)
-    let half = 0.5f32;
-    let r = if frac > half || (frac == half && t & 1 != 0) {
-        t + 1
-    } else if frac < -half || (frac == -half && t & 1 != 0) {
-        t - 1
+    // IEEE addition rounds to nearest, ties to even (hardware FPUs and soft-float routines alike,
+    // and neither may reassociate it): `x + 2^23` is `x` rounded to an integer, plus 2^23.
+    let r = if x >= 0.0 {
+        (x + TWO_23) - TWO_23
     } else {
-        t
+        (x - TWO_23) + TWO_23
     };
     // Keep the sign of zero for -0.4 etc. (irrelevant after the cast to int, but `nearbyint`-like).
-    if r == 0 {
+    if r == 0.0 {
         return if x.is_sign_negative() { -0.0 } else { 0.0 };
     }
-    r as f32
+    r
 }
 
 // ---------------------------------------------------------------------------------------------

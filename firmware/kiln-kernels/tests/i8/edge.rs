@@ -770,3 +770,23 @@ fn degenerate_constants_never_panic() {
     binary(&QBinaryP { op: 9, ..p }, &[1], &[-1], &mut out);
     assert_eq!(out[0], 42);
 }
+
+#[test]
+fn round_half_even_matches_std_on_ties_and_beyond() {
+    let mut vals: Vec<f32> = (-3000..3000).map(|k| k as f32 * 0.5).collect();
+    vals.extend([
+        4_194_303.5,
+        4_194_304.5,
+        8_388_607.5,
+        -8_388_607.5,
+        8_388_608.0,
+        1e9,
+        -0.49,
+    ]);
+    vals.extend((0..2000).map(|i| (i as f32 * 0.618_034).sin() * 3e6));
+    for v in vals {
+        let want = v.round_ties_even();
+        let got = round_half_even(v);
+        assert_eq!(got.to_bits(), want.to_bits(), "{v}");
+    }
+}
