@@ -198,3 +198,31 @@ fn tflite_recognised_by_content_not_extension() {
     assert!(text.contains("CONV_2D"), "{r:#}");
     assert!(text.contains("DEPTHWISE_CONV_2D"), "{r:#}");
 }
+
+/// Files kiln cannot run exactly are refused with exit 2, every unsupported operator listed at
+/// once with its index and builtin name, int16 activations named.
+#[test]
+fn unsupported_tflite_files_are_refused_naming_what() {
+    let keras = root().join("models/keras-tflite");
+    let o = kiln("e2e-tflite.db")
+        .arg("inspect")
+        .arg(keras.join("unsupported/model_float.tflite"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    for op in ["#1 exp_1` (EXP", "#2 cumsum_2` (CUMSUM", "#3 sqrt_3` (SQRT"] {
+        assert!(err.contains(op), "{err}");
+    }
+    assert!(err.contains("3 problem(s)"), "{err}");
+    let o = kiln("e2e-tflite.db")
+        .arg("build")
+        .arg(keras.join("int16x8/model_int16.tflite"))
+        .args(["--board", "host"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("has dtype int16"), "{err}");
+    assert!(err.contains("model_int16.tflite"), "{err}");
+}

@@ -8,7 +8,11 @@ quantization (int8 weights, activations, inputs and outputs), and TFLite-Micro's
 - concat/: two conv branches concatenated on channels, MEAN over height and width, dense,
   softmax (24x24x1 input).
 
-Each folder gets model_int8.tflite, test_int8.npz (21 int8 inputs keyed by the input name:
+Two files kiln must refuse, each naming what it cannot run: unsupported/model_float.tflite (EXP,
+CUMSUM and SQRT, three operators kiln has no kernel for) and int16x8/model_int16.tflite (the
+residual model in TFLite's 16x8 mode: int16 activations).
+
+Each int8 folder gets model_int8.tflite, test_int8.npz (21 int8 inputs keyed by the input name:
 the first is the quantized mean input, then random ones) and tflm_int8.npz (TFLite-Micro's
 outputs). Weights are Keras' seeded initialisation, batch-norm statistics are set to random
 values, the representative data set is seeded noise: these models test conversion, not accuracy.
@@ -85,6 +89,33 @@ def concat():
     return K.Model(inp, L.Softmax()(x))
 
 
+def unsupported():
+    x = inp = K.Input((16,), batch_size=1, name="features")
+    x = L.Dense(8)(x)
+    x = K.ops.exp(x)
+    x = K.ops.cumsum(x, axis=1)
+    x = K.ops.sqrt(x)
+    return K.Model(inp, L.Dense(2)(x))
+
+
+def convert_float(model):
+    return tf.lite.TFLiteConverter.from_keras_model(model).convert()
+
+
+def convert_16x8(model, shape, rng):
+    def rep():
+        for _ in range(16):
+            yield [rng.normal(0.0, 1.0, (1, *shape)).astype(np.float32)]
+
+    c = tf.lite.TFLiteConverter.from_keras_model(model)
+    c.optimizations = [tf.lite.Optimize.DEFAULT]
+    c.representative_dataset = rep
+    c.target_spec.supported_ops = [
+        tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+    ]
+    return c.convert()
+
+
 def convert(model, shape, rng):
     def rep():
         for _ in range(64):
@@ -140,6 +171,16 @@ def main():
         np.savez(os.path.join(d, "test_int8.npz"), **{iname: np.stack(xs)})
         np.savez(os.path.join(d, "tflm_int8.npz"), **{oname: np.stack(ys)})
         print(name, iname, oname, len(data), "bytes")
+
+    for name, data in [
+        ("unsupported/model_float.tflite", convert_float(unsupported())),
+        ("int16x8/model_int16.tflite", convert_16x8(residual(), (32, 32, 3), rng)),
+    ]:
+        path = os.path.join(here, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+        print(name, len(data), "bytes")
 
 
 if __name__ == "__main__":

@@ -595,6 +595,27 @@ pub fn import(path: &Path, bytes: &[u8], opts: &ImportOptions) -> Result<Importe
         if upstream_failed {
             continue;
         }
+        // Activations kiln computes: float32 and int8 (int16 activations of 16x8 models, uint8 of
+        // legacy ones and integer tensors have no kernel).
+        let bad_type = op_ins
+            .iter()
+            .filter(|&&i| i >= 0)
+            .map(|&i| i as usize)
+            .chain(op_outs.iter().copied())
+            .filter(|&i| !f.is_const(i))
+            .find_map(|i| {
+                let ty = f.tensor(i).ok()?.type_();
+                (!matches!(ty, fb::TensorType::FLOAT32 | fb::TensorType::INT8))
+                    .then(|| (f.name(i), ty))
+            });
+        if let Some((value, ty)) = bad_type {
+            problems.push(problem(Reason::DType {
+                value,
+                dtype: type_name(ty),
+                expected: "float32 or int8 (kiln's activation types)",
+            }));
+            continue;
+        }
         let cx = ops::OpCx {
             op: *op,
             index,
