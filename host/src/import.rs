@@ -914,13 +914,23 @@ fn is_io_elem(elem: i32) -> bool {
 /// The int8 ↔ uint8 bit flip (`lut[i] = i`, reinterpreted): `u - 128` one way, `q + 128` the
 /// other. Adds a node from `x` into a new int8 tensor `out_name`; returns it.
 fn flip_uint8(cx: &mut Cx, x: ir::TensorId, out_name: String, node_name: String) -> ir::TensorId {
-    let src = &cx.g.tensors[x];
+    flip_uint8_in(&mut cx.g, x, out_name, node_name)
+}
+
+/// [`flip_uint8`] on a graph (both front ends).
+pub(crate) fn flip_uint8_in(
+    g: &mut ir::Graph,
+    x: ir::TensorId,
+    out_name: String,
+    node_name: String,
+) -> ir::TensorId {
+    let src = &g.tensors[x];
     let mut t = ir::Tensor::act(out_name, src.shape.clone());
     t.dtype = ir::DType::I8;
     t.quant = src.quant.clone();
     let len = t.len() as u32;
-    let y = cx.g.add_tensor(t);
-    cx.g.nodes.push(ir::Node {
+    let y = g.add_tensor(t);
+    g.nodes.push(ir::Node {
         name: node_name,
         op_type: "Cast".into(),
         op: ir::Op::Q(kiln_kernels::i8::QOp::Lut(kiln_kernels::i8::LutP { len })),

@@ -226,3 +226,26 @@ fn unsupported_tflite_files_are_refused_naming_what() {
     assert!(err.contains("has dtype int16"), "{err}");
     assert!(err.contains("model_int16.tflite"), "{err}");
 }
+
+/// A uint8-I/O file (int8 inside, as the converter writes `inference_input_type = tf.uint8`):
+/// uint8 in, uint8 out, bit-exact with TFLite-Micro on the host and the M4F.
+#[test]
+fn uint8_io_bit_exact_with_tflm() {
+    let d = root().join("models/keras-tflite/concat-uint8");
+    for (board, limit) in [("host", 21), ("mps2-an386", 4)] {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out.npz");
+        run(
+            &d.join("model_int8.tflite"),
+            board,
+            &d.join("test_int8.npz"),
+            limit,
+            &out,
+        );
+        let got: ArrayD<u8> = only_array(&out);
+        let want: ArrayD<u8> = only_array(&d.join("tflm_int8.npz"));
+        let per = want.len() / want.shape()[0];
+        let want: Vec<u8> = want.iter().copied().take(per * limit).collect();
+        assert_eq!(got.iter().copied().collect::<Vec<u8>>(), want, "{board}");
+    }
+}

@@ -12,6 +12,9 @@ Two files kiln must refuse, each naming what it cannot run: unsupported/model_fl
 CUMSUM and SQRT, three operators kiln has no kernel for) and int16x8/model_int16.tflite (the
 residual model in TFLite's 16x8 mode: int16 activations).
 
+concat-uint8/ is the concat model with uint8 inputs and outputs (int8 inside), as the converter
+writes it for `inference_input_type = tf.uint8`; its files keep the int8 names.
+
 Each int8 folder gets model_int8.tflite, test_int8.npz (21 int8 inputs keyed by the input name:
 the first is the quantized mean input, then random ones) and tflm_int8.npz (TFLite-Micro's
 outputs). Weights are Keras' seeded initialisation, batch-norm statistics are set to random
@@ -116,7 +119,7 @@ def convert_16x8(model, shape, rng):
     return c.convert()
 
 
-def convert(model, shape, rng):
+def convert(model, shape, rng, io=tf.int8):
     def rep():
         for _ in range(64):
             yield [rng.normal(0.0, 1.0, (1, *shape)).astype(np.float32)]
@@ -125,8 +128,8 @@ def convert(model, shape, rng):
     c.optimizations = [tf.lite.Optimize.DEFAULT]
     c.representative_dataset = rep
     c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    c.inference_input_type = tf.int8
-    c.inference_output_type = tf.int8
+    c.inference_input_type = io
+    c.inference_output_type = io
     return c.convert()
 
 
@@ -140,14 +143,16 @@ def main():
     tf.keras.utils.set_random_seed(SEED)
     rng = np.random.default_rng(SEED)
     here = os.path.dirname(os.path.abspath(__file__))
-    for name, make, shape in [
-        ("residual", residual, (32, 32, 3)),
-        ("mbv3", mbv3, (32, 32, 3)),
-        ("concat", concat, (24, 24, 1)),
+    for name, make, shape, io in [
+        ("residual", residual, (32, 32, 3), tf.int8),
+        ("mbv3", mbv3, (32, 32, 3), tf.int8),
+        ("concat", concat, (24, 24, 1), tf.int8),
+        ("concat-uint8", concat, (24, 24, 1), tf.uint8),
     ]:
         model = make()
         randomize_bn(model, rng)
-        data = convert(model, shape, rng)
+        data = convert(model, shape, rng, io)
+        lo, hi, dt = (0, 255, np.uint8) if io == tf.uint8 else (-128, 127, np.int8)
         d = os.path.join(here, name)
         os.makedirs(d, exist_ok=True)
         with open(os.path.join(d, "model_int8.tflite"), "wb") as f:
@@ -157,10 +162,10 @@ def main():
         out = interp.get_output_details(0)
         scale = inp["quantization_parameters"]["scales"][0]
         zp = inp["quantization_parameters"]["zero_points"][0]
-        xs = [np.full((1, *shape), zp, dtype=np.int8)]
+        xs = [np.full((1, *shape), zp, dtype=dt)]
         for _ in range(20):
             real = rng.normal(0.0, 1.0, (1, *shape))
-            xs.append(np.clip(np.round(real / scale) + zp, -128, 127).astype(np.int8))
+            xs.append(np.clip(np.round(real / scale) + zp, lo, hi).astype(dt))
         ys = []
         for x in xs:
             interp.reset()

@@ -179,11 +179,14 @@ impl<'a> Front<'a> {
     /// Per-tensor parameters of an int8 activation (`None` for float ones).
     pub fn act_quant(&self, i: usize) -> Result<Option<QParams>, Reason> {
         let t = self.tensor(i)?;
-        if t.type_() != fb::TensorType::INT8 {
-            return Ok(None);
-        }
+        // uint8 values are seen as int8 (`u - 128`, zero point - 128), DESIGN.md's uint8 rule.
+        let shift = match t.type_() {
+            fb::TensorType::INT8 => 0,
+            fb::TensorType::UINT8 => 128,
+            _ => return Ok(None),
+        };
         match self.quant(i)? {
-            Some((s, z, _)) if s.len() == 1 => Ok(Some(QParams::per_tensor(s[0], z[0]))),
+            Some((s, z, _)) if s.len() == 1 => Ok(Some(QParams::per_tensor(s[0], z[0] - shift))),
             Some(_) => Err(Reason::Limitation {
                 what: format!("activation `{}` is quantized per axis", self.name(i)),
             }),
@@ -210,7 +213,7 @@ impl<'a> Front<'a> {
         let ty = t.type_();
         let size = match ty {
             fb::TensorType::FLOAT32 | fb::TensorType::INT32 => 4,
-            fb::TensorType::INT8 => 1,
+            fb::TensorType::INT8 | fb::TensorType::UINT8 => 1,
             other => {
                 return Err(Reason::DType {
                     value: self.name(i),
@@ -237,6 +240,8 @@ impl<'a> Front<'a> {
         }
         let ints: Vec<i32> = if ty == fb::TensorType::INT8 {
             bytes.iter().map(|&b| b as i8 as i32).collect()
+        } else if ty == fb::TensorType::UINT8 {
+            bytes.iter().map(|&b| b as i32).collect()
         } else {
             bytes
                 .chunks_exact(4)
@@ -508,7 +513,7 @@ pub fn import(path: &Path, bytes: &[u8], opts: &ImportOptions) -> Result<Importe
                 f.g.inputs.push(id);
                 f.vals.insert(i, Val { id, nchw: false });
             }
-            fb::TensorType::INT8 => {
+            fb::TensorType::INT8 | fb::TensorType::UINT8 => {
                 let q = match f.act_quant(i) {
                     Ok(Some(q)) => q,
                     Ok(None) => {
@@ -523,8 +528,23 @@ pub fn import(path: &Path, bytes: &[u8], opts: &ImportOptions) -> Result<Importe
                 let mut t = ir::Tensor::act(name.clone(), shape.clone());
                 t.dtype = DType::I8;
                 t.quant = Some(q.clone());
+                let unsigned = ty == fb::TensorType::UINT8;
+                if unsigned {
+                    t.io = Some(ir::IoType::Uint8);
+                }
                 let x = f.g.add_tensor(t);
                 f.g.inputs.push(x);
+                // A uint8 input is flipped to int8 (`u - 128`) right away.
+                let x = if unsigned {
+                    crate::import::flip_uint8_in(
+                        &mut f.g,
+                        x,
+                        format!("{name}:int8"),
+                        format!("{name}:to_int8"),
+                    )
+                } else {
+                    x
+                };
                 let mut d = ir::Tensor::act(format!("{name}:dequantized"), shape);
                 d.quant = Some(q.clone());
                 let len = d.len() as u32;
@@ -545,7 +565,7 @@ pub fn import(path: &Path, bytes: &[u8], opts: &ImportOptions) -> Result<Importe
             other => problems.push(problem(Reason::DType {
                 value: name.clone(),
                 dtype: type_name(other),
-                expected: "float32 or int8",
+                expected: "float32, int8 or uint8",
             })),
         }
     }
@@ -605,14 +625,17 @@ pub fn import(path: &Path, bytes: &[u8], opts: &ImportOptions) -> Result<Importe
             .filter(|&i| !f.is_const(i))
             .find_map(|i| {
                 let ty = f.tensor(i).ok()?.type_();
-                (!matches!(ty, fb::TensorType::FLOAT32 | fb::TensorType::INT8))
-                    .then(|| (f.name(i), ty))
+                (!matches!(
+                    ty,
+                    fb::TensorType::FLOAT32 | fb::TensorType::INT8 | fb::TensorType::UINT8
+                ))
+                .then(|| (f.name(i), ty))
             });
         if let Some((value, ty)) = bad_type {
             problems.push(problem(Reason::DType {
                 value,
                 dtype: type_name(ty),
-                expected: "float32 or int8 (kiln's activation types)",
+                expected: "float32, int8 or uint8 (kiln's activation types)",
             }));
             continue;
         }
@@ -737,13 +760,19 @@ fn output_value(f: &mut Front, o: usize) -> Result<TensorId, Reason> {
     let ty = f.tensor(o)?.type_();
     match ty {
         fb::TensorType::FLOAT32 => Ok(id),
-        fb::TensorType::INT8 => {
+        fb::TensorType::INT8 | fb::TensorType::UINT8 => {
             let q = f
                 .act_quant(o)?
                 .ok_or_else(|| limitation("int8 output without parameters"))?;
+            let unsigned = ty == fb::TensorType::UINT8;
             f.g.tensors[id].name = format!("{name}:f32");
             let shape = f.g.tensors[id].shape.clone();
-            let mut t = ir::Tensor::act(name.clone(), shape);
+            let qname = if unsigned {
+                format!("{name}:int8")
+            } else {
+                name.clone()
+            };
+            let mut t = ir::Tensor::act(qname, shape);
             t.dtype = DType::I8;
             t.quant = Some(q.clone());
             let len = t.len() as u32;
@@ -759,12 +788,18 @@ fn output_value(f: &mut Front, o: usize) -> Result<TensorId, Reason> {
                 tables: Default::default(),
                 macs: 0,
             });
-            Ok(y)
+            if !unsigned {
+                return Ok(y);
+            }
+            let u =
+                crate::import::flip_uint8_in(&mut f.g, y, name.clone(), format!("{name}:to_uint8"));
+            f.g.tensors[u].io = Some(ir::IoType::Uint8);
+            Ok(u)
         }
         other => Err(Reason::DType {
             value: name,
             dtype: type_name(other),
-            expected: "float32 or int8",
+            expected: "float32, int8 or uint8",
         }),
     }
 }
