@@ -25,6 +25,7 @@ mod gather;
 mod order;
 mod pad;
 mod pool2d;
+mod qcontrib;
 mod qdq;
 mod qlinear;
 mod qmove;
@@ -563,6 +564,9 @@ pub fn import_proto(
     // Data movement on int8 tensors (tf2onnx) reads dequantized values instead.
     let moved = qmove::rewrite(proto);
     let proto = moved.as_ref().unwrap_or(proto);
+    // onnxruntime's com.microsoft QLinear operators become their QDQ form.
+    let contrib = qcontrib::rewrite(proto);
+    let proto = contrib.as_ref().unwrap_or(proto);
     // Integer operators (QLinearConv, ConvInteger, ...) become their QDQ form first.
     let rewritten = qlinear::rewrite(proto);
     let (proto, integral_casts) = match &rewritten {

@@ -5,6 +5,7 @@
 mod e2e_support;
 
 use e2e_support::kiln;
+
 use serde_json::Value;
 
 /// `kiln validate MODEL --board B --data DIR/test.npz [--precision int8 --calib DIR/calib.npz]`.
@@ -61,4 +62,52 @@ fn paddle_mobilenet_v3_block_f32_and_int8_on_m4_and_m7() {
             r["quantization"]
         );
     }
+}
+
+/// onnxruntime's quantization tool, QOperator format (QLinearConv, QLinearMatMul and its
+/// com.microsoft QLinearAdd / QLinearMul / QLinearGlobalAveragePool) on the Paddle model: runs
+/// int8 with the model's own parameters and agrees with onnxruntime on every sample.
+#[test]
+fn onnxruntime_qoperator_model_matches_onnxruntime() {
+    let dir = "models/paddle-mbv3-qop";
+    for board in ["host", "mps2-an386"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out.npz");
+        let o = kiln("e2e-exporters.db")
+            .args(["run", &format!("{dir}/model.onnx"), "--board", board])
+            .args([
+                "--input",
+                &format!("{dir}/test.npz"),
+                "--limit",
+                "8",
+                "--output",
+            ])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let read = |p: &std::path::Path| -> Vec<f32> {
+            let mut r = ndarray_npy::NpzReader::new(std::fs::File::open(p).unwrap()).unwrap();
+            let a: ndarray::ArrayD<f32> = r.by_name("fetch_name_0").unwrap();
+            a.iter().copied().collect()
+        };
+        let got = read(&out);
+        let want = read(&kiln_root().join(dir).join("ort_outputs.npz"));
+        let want = &want[..got.len()];
+        for (s, (g, w)) in got.chunks(10).zip(want.chunks(10)).enumerate() {
+            let arg = |v: &[f32]| (0..v.len()).max_by(|&i, &j| v[i].total_cmp(&v[j])).unwrap();
+            assert_eq!(arg(g), arg(w), "{board} sample {s}: {g:?} vs {w:?}");
+            // A few steps of the logits' quantization (the last layer runs f32 here).
+            let worst = g
+                .iter()
+                .zip(w)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f32::max);
+            assert!(worst < 1e-2, "{board} sample {s}: {worst}");
+        }
+    }
+}
+
+fn kiln_root() -> std::path::PathBuf {
+    e2e_support::root()
 }
