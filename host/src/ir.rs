@@ -220,6 +220,28 @@ pub struct Node {
     pub macs: u64,
 }
 
+impl Node {
+    /// A node with no index table, no int8 tables and no MACs.
+    pub fn new(
+        name: impl Into<String>,
+        op_type: impl Into<String>,
+        op: Op,
+        inputs: Vec<TensorId>,
+        outputs: Vec<TensorId>,
+    ) -> Node {
+        Node {
+            name: name.into(),
+            op_type: op_type.into(),
+            op,
+            inputs,
+            outputs,
+            idx: vec![],
+            tables: QTables::default(),
+            macs: 0,
+        }
+    }
+}
+
 /// Facts about the source model, kept for reports and provenance.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ModelMeta {

@@ -347,16 +347,13 @@ impl<'a> Front<'a> {
         let mut t = ir::Tensor::act(name, out_shape);
         t.quant = src.quant.clone();
         let y = self.g.add_tensor(t);
-        self.g.nodes.push(ir::Node {
-            name: format!("{base}:to_{}", if to_nchw { "nchw" } else { "nhwc" }),
-            op_type: "Transpose".into(),
-            op: KOp::Strided(p).into(),
-            inputs: vec![v.id],
-            outputs: vec![y],
-            idx: vec![],
-            tables: Default::default(),
-            macs: 0,
-        });
+        self.g.nodes.push(ir::Node::new(
+            format!("{base}:to_{}", if to_nchw { "nchw" } else { "nhwc" }),
+            "Transpose",
+            KOp::Strided(p).into(),
+            vec![v.id],
+            vec![y],
+        ));
         self.copies.insert((v.id, to_nchw), y);
         Ok(y)
     }
@@ -550,16 +547,13 @@ pub fn import(path: &Path, bytes: &[u8], opts: &ImportOptions) -> Result<Importe
                 let len = d.len() as u32;
                 let y = f.g.add_tensor(d);
                 let (scale, zp) = q.one();
-                f.g.nodes.push(ir::Node {
-                    name: format!("{name}:dequantize"),
-                    op_type: "DEQUANTIZE".into(),
-                    op: ir::Op::Dequantize(kiln_kernels::i8::DequantizeP { len, scale, zp }),
-                    inputs: vec![x],
-                    outputs: vec![y],
-                    idx: vec![],
-                    tables: Default::default(),
-                    macs: 0,
-                });
+                f.g.nodes.push(ir::Node::new(
+                    format!("{name}:dequantize"),
+                    "DEQUANTIZE",
+                    ir::Op::Dequantize(kiln_kernels::i8::DequantizeP { len, scale, zp }),
+                    vec![x],
+                    vec![y],
+                ));
                 f.vals.insert(i, Val { id: y, nchw: false });
             }
             other => problems.push(problem(Reason::DType {
@@ -745,16 +739,13 @@ fn output_value(f: &mut Front, o: usize) -> Result<TensorId, Reason> {
         let mut t = ir::Tensor::act(name.clone(), src.shape.clone());
         t.quant = src.quant.clone();
         let y = f.g.add_tensor(t);
-        f.g.nodes.push(ir::Node {
-            name: format!("{name}:copy"),
-            op_type: "RESHAPE".into(),
-            op: KOp::Strided(p).into(),
-            inputs: vec![id],
-            outputs: vec![y],
-            idx: vec![],
-            tables: Default::default(),
-            macs: 0,
-        });
+        f.g.nodes.push(ir::Node::new(
+            format!("{name}:copy"),
+            "RESHAPE",
+            KOp::Strided(p).into(),
+            vec![id],
+            vec![y],
+        ));
         id = y;
     }
     let ty = f.tensor(o)?.type_();
@@ -778,16 +769,13 @@ fn output_value(f: &mut Front, o: usize) -> Result<TensorId, Reason> {
             let len = t.len() as u32;
             let y = f.g.add_tensor(t);
             let (scale, zp) = q.one();
-            f.g.nodes.push(ir::Node {
-                name: format!("{name}:quantize"),
-                op_type: "QUANTIZE".into(),
-                op: ir::Op::Quantize(kiln_kernels::i8::QuantizeP { len, scale, zp }),
-                inputs: vec![id],
-                outputs: vec![y],
-                idx: vec![],
-                tables: Default::default(),
-                macs: 0,
-            });
+            f.g.nodes.push(ir::Node::new(
+                format!("{name}:quantize"),
+                "QUANTIZE",
+                ir::Op::Quantize(kiln_kernels::i8::QuantizeP { len, scale, zp }),
+                vec![id],
+                vec![y],
+            ));
             if !unsigned {
                 return Ok(y);
             }

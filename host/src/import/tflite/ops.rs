@@ -217,30 +217,29 @@ fn bias(f: &mut Front, n: &OpCx, k: usize, channels: usize) -> Result<Option<Ten
 
 fn conv_like(f: &mut Front, n: &OpCx, depthwise: bool) -> Result<(), Reason> {
     let (x, w, out) = (n.input(0)?, n.input(1)?, n.out0()?);
+    // Conv2DOptions and DepthwiseConv2DOptions share these fields (different generated types).
+    macro_rules! geometry {
+        ($o:expr) => {
+            (
+                $o.padding(),
+                $o.stride_h(),
+                $o.stride_w(),
+                $o.dilation_h_factor(),
+                $o.dilation_w_factor(),
+                $o.fused_activation_function(),
+            )
+        };
+    }
     let (padding, sh, sw, dh, dw, act) = if depthwise {
-        let o =
-            n.op.builtin_options_as_depthwise_conv_2_doptions()
-                .ok_or_else(|| options_missing("DepthwiseConv2D"))?;
-        (
-            o.padding(),
-            o.stride_h(),
-            o.stride_w(),
-            o.dilation_h_factor(),
-            o.dilation_w_factor(),
-            o.fused_activation_function(),
-        )
+        geometry!(n
+            .op
+            .builtin_options_as_depthwise_conv_2_doptions()
+            .ok_or_else(|| options_missing("DepthwiseConv2D"))?)
     } else {
-        let o =
-            n.op.builtin_options_as_conv_2_doptions()
-                .ok_or_else(|| options_missing("Conv2D"))?;
-        (
-            o.padding(),
-            o.stride_h(),
-            o.stride_w(),
-            o.dilation_h_factor(),
-            o.dilation_w_factor(),
-            o.fused_activation_function(),
-        )
+        geometry!(n
+            .op
+            .builtin_options_as_conv_2_doptions()
+            .ok_or_else(|| options_missing("Conv2D"))?)
     };
     let (sh, sw) = (positive("stride_h", sh)?, positive("stride_w", sw)?);
     let (dh, dw) = (
@@ -431,16 +430,13 @@ fn activation_after(f: &mut Front, n: &OpCx, y: TensorId, act: Act) -> TensorId 
         alpha,
         beta,
     };
-    f.g.nodes.push(ir::Node {
-        name: format!("{}:act", n.name),
-        op_type: n.op_type.clone(),
-        op: KOp::Unary(p).into(),
-        inputs: vec![pre],
-        outputs: vec![y],
-        idx: vec![],
-        tables: Default::default(),
-        macs: 0,
-    });
+    f.g.nodes.push(ir::Node::new(
+        format!("{}:act", n.name),
+        n.op_type.clone(),
+        KOp::Unary(p).into(),
+        vec![pre],
+        vec![y],
+    ));
     y
 }
 
@@ -990,16 +986,13 @@ fn quantize(f: &mut Front, n: &OpCx) -> Result<(), Reason> {
         0,
     );
     let y = f.output(out, nchw)?;
-    f.g.nodes.push(ir::Node {
-        name: format!("{}:dequantize", n.name),
-        op_type: "QUANTIZE".into(),
-        op: ir::Op::Dequantize(kiln_kernels::i8::DequantizeP { len, scale, zp }),
-        inputs: vec![qi],
-        outputs: vec![y],
-        idx: vec![],
-        tables: Default::default(),
-        macs: 0,
-    });
+    f.g.nodes.push(ir::Node::new(
+        format!("{}:dequantize", n.name),
+        "QUANTIZE",
+        ir::Op::Dequantize(kiln_kernels::i8::DequantizeP { len, scale, zp }),
+        vec![qi],
+        vec![y],
+    ));
     Ok(())
 }
 
