@@ -2,10 +2,12 @@
 //! - fold a `ChannelAffine` (inference BatchNormalization) into the preceding Conv2d / Dense
 //!   when that node's output has no other reader;
 //! - fold a constant `Add` that is a bias (per output channel / per column) into the preceding
-//!   Conv2d / Dense (PyTorch's `MatMul + Add`);
+//!   Conv2d / Dense (PyTorch's `MatMul + Add`), and a per-channel constant `Mul` into its weights
+//!   and bias (not for a pre-quantized model's weights, which stay on their grid);
 //! - recognise HardSwish and HardSigmoid written out as exporters write them (`x * Clip(x + 3,
 //!   0, 6) / 6`, `Mul(x, HardSigmoid(x))`, `Clip(x + 3, 0, 6) / 6`, division or multiplication by
 //!   1/6) and run them as one element-wise op (one lookup table in int8);
+//! - merge a zero Pad of the spatial dims into the Conv2d reading it (the conv's own padding);
 //! - fuse a following Relu / Clip into Conv2d / Dense / Binary `act`;
 //! - compose two strided copies in a row (Transpose pairs, Reshape after Transpose, a Slice of a
 //!   Transpose) into one when the result is again a strided copy; a pair that cancels becomes a
@@ -31,6 +33,8 @@ pub enum Rewrite {
     FoldedBatchNorm { node: String, into: String },
     /// A constant bias `Add` folded into the bias of `into`.
     FoldedBias { node: String, into: String },
+    /// A per-channel constant `Mul` folded into the weights and bias of `into`.
+    FoldedScale { node: String, into: String },
     /// A Relu / Clip fused into `into`'s activation.
     FusedActivation {
         node: String,
@@ -39,6 +43,8 @@ pub enum Rewrite {
     },
     /// A plain copy removed (its input's producer writes the copy's output directly).
     RemovedCopy { node: String, op_type: String },
+    /// A zero Pad merged into the padding of the Conv2d `into`.
+    MergedPad { node: String, into: String },
     /// Two strided copies in a row (`first`, then `into`) made one.
     ComposedCopies { first: String, into: String },
     /// Element-wise nodes that compute HardSwish / HardSigmoid, run as one op named `into`.
@@ -58,6 +64,9 @@ impl fmt::Display for Rewrite {
             Rewrite::FoldedBias { node, into } => {
                 write!(f, "folded bias Add `{node}` into `{into}`")
             }
+            Rewrite::FoldedScale { node, into } => {
+                write!(f, "folded per-channel Mul `{node}` into `{into}`")
+            }
             Rewrite::FusedActivation {
                 node,
                 op_type,
@@ -66,6 +75,7 @@ impl fmt::Display for Rewrite {
                 write!(f, "fused {op_type} `{node}` into `{into}`")
             }
             Rewrite::RemovedCopy { node, op_type } => write!(f, "removed copy {op_type} `{node}`"),
+            Rewrite::MergedPad { node, into } => write!(f, "merged Pad `{node}` into `{into}`"),
             Rewrite::ComposedCopies { first, into } => {
                 write!(f, "composed copy `{first}` into `{into}`")
             }
@@ -128,6 +138,7 @@ pub fn optimize(g: &mut Graph) -> OptimizeReport {
         let done = fold_batchnorm(g)
             .or_else(|| fold_bias(g))
             .or_else(|| fuse_hard_activation(g))
+            .or_else(|| merge_pad(g))
             .or_else(|| fuse_activation(g))
             .or_else(|| remove_copy(g))
             .or_else(|| compose_copies(g));
@@ -268,9 +279,10 @@ fn fold_bias(g: &mut Graph) -> Option<Rewrite> {
         let Some(KOp::Binary(bp)) = g.nodes[c].op.f32().copied() else {
             continue;
         };
-        if bp.op != BIN_ADD || bp.act.kind != ACT_NONE {
+        if !(bp.op == BIN_ADD || bp.op == BIN_MUL) || bp.act.kind != ACT_NONE {
             continue;
         }
+        let mul = bp.op == BIN_MUL;
         let (a, b) = (g.nodes[c].inputs[0], g.nodes[c].inputs[1]);
         // The activation side and the constant side.
         let (act, k) = match (g.tensors[a].is_const(), g.tensors[b].is_const()) {
@@ -322,16 +334,47 @@ fn fold_bias(g: &mut Graph) -> Option<Rewrite> {
             },
             None => vec![0.0; channels],
         };
-        let new_b: Vec<f32> = old.iter().zip(&add).map(|(o, a)| o + a).collect();
+        let w = pn.inputs[1];
+        // A scale goes into the weights: not for a pre-quantized model's, which must stay on
+        // their int8 grid.
+        if mul && (g.tensors[w].quant.is_some() || const_data(g, w).is_none()) {
+            continue;
+        }
+        let new_b: Vec<f32> = if mul {
+            old.iter().zip(&add).map(|(o, m)| o * m).collect()
+        } else {
+            old.iter().zip(&add).map(|(o, a)| o + a).collect()
+        };
         let name = pn.name.clone();
+        let conv = matches!(pn.op.f32(), Some(KOp::Conv2d(_)));
+        if mul {
+            let wd = const_data(g, w).cloned().unwrap_or_default();
+            let per = wd.len() / channels.max(1);
+            // Conv weights [out_c, ...]: one row per channel; dense [k, n]: one column.
+            let scaled: Vec<f32> = wd
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| v * add[if conv { i / per.max(1) } else { i % channels }])
+                .collect();
+            let shape = g.tensors[w].shape.clone();
+            let wt = new_const(g, format!("{name}::weights"), shape, scaled);
+            g.nodes[p].inputs[1] = wt;
+        }
         let bt = new_const(g, format!("{name}::bias"), vec![channels], new_b);
         g.nodes[p].inputs.truncate(2);
         g.nodes[p].inputs.push(bt);
         let add_name = g.nodes[c].name.clone();
         splice(g, p, c);
-        return Some(Rewrite::FoldedBias {
-            node: add_name,
-            into: name,
+        return Some(if mul {
+            Rewrite::FoldedScale {
+                node: add_name,
+                into: name,
+            }
+        } else {
+            Rewrite::FoldedBias {
+                node: add_name,
+                into: name,
+            }
         });
     }
     None
@@ -486,6 +529,42 @@ fn fuse_hard_activation(g: &mut Graph) -> Option<Rewrite> {
             op_type,
             into,
         });
+    }
+    None
+}
+
+fn merge_pad(g: &mut Graph) -> Option<Rewrite> {
+    for c in 0..g.nodes.len() {
+        let Some(KOp::Conv2d(cp)) = g.nodes[c].op.f32().copied() else {
+            continue;
+        };
+        let Some(p) = sole_producer(g, g.nodes[c].inputs[0]) else {
+            continue;
+        };
+        let Some(KOp::Pad(pp)) = g.nodes[p].op.f32().copied() else {
+            continue;
+        };
+        // Zero padding of H and W only, of a 4-D NCHW tensor.
+        let spatial_only = pp.rank == 4
+            && pp.value == 0.0
+            && pp.begin[0] == 0
+            && pp.begin[1] == 0
+            && pp.in_shape[..2] == pp.out_shape[..2];
+        if !spatial_only || pp.out_shape[2] != cp.in_h || pp.out_shape[3] != cp.in_w {
+            continue;
+        }
+        let merged = Conv2dP {
+            in_h: pp.in_shape[2],
+            in_w: pp.in_shape[3],
+            pad_t: cp.pad_t + pp.begin[2],
+            pad_l: cp.pad_l + pp.begin[3],
+            ..cp
+        };
+        let (node, into) = (g.nodes[p].name.clone(), g.nodes[c].name.clone());
+        g.nodes[c].op = Op::F32(KOp::Conv2d(merged));
+        g.nodes[c].inputs[0] = g.nodes[p].inputs[0];
+        g.nodes.remove(p);
+        return Some(Rewrite::MergedPad { node, into });
     }
     None
 }

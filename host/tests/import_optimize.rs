@@ -232,3 +232,47 @@ fn transpose_pairs_cancel_and_copies_compose() {
     // Relu, Relu (the pair is gone), one strided copy for Transpose + Slice.
     assert_eq!(ops, ["Unary", "Unary", "Strided"], "{:?}", opt.nodes);
 }
+
+/// A zero Pad of the spatial dims before a Conv (as TF exporters write explicit padding)
+/// becomes the conv's own padding.
+#[test]
+fn zero_pad_merges_into_conv() {
+    let m = M::new(13)
+        .input("x", &[D::N(1), D::N(2), D::N(5), D::N(6)])
+        .output("y")
+        .init("w", &[3, 2, 3, 3], rand_vec(54, 3))
+        .init_i64("pads", &[8], vec![0, 0, 1, 2, 0, 0, 2, 1])
+        .node("Relu", &["x"], &["r"], vec![])
+        .node("Pad", &["r", "pads"], &["p"], vec![])
+        .node("Conv", &["p", "w"], &["y"], vec![ais("strides", &[2, 2])]);
+    let dir = tmp();
+    let (_, opt) = check_model(&m.save(dir.path(), "padconv"), &ImportOptions::default(), 4);
+    let ops: Vec<String> = opt.nodes.iter().map(|n| n.op.variant()).collect();
+    assert_eq!(ops, ["Unary", "Conv2d"]);
+    let kiln::ir::Op::F32(KOp::Conv2d(p)) = opt.nodes[1].op else {
+        panic!()
+    };
+    assert_eq!((p.in_h, p.in_w, p.pad_t, p.pad_l), (5, 6, 1, 2));
+}
+
+/// A per-channel constant Mul after a Conv folds into its weights and bias.
+#[test]
+fn per_channel_mul_folds_into_conv() {
+    let m = M::new(13)
+        .input("x", &[D::N(1), D::N(2), D::N(4), D::N(4)])
+        .output("y")
+        .init("w", &[3, 2, 3, 3], rand_vec(54, 5))
+        .init("b", &[3], rand_vec(3, 6))
+        .init("s", &[3, 1, 1], vec![0.5, -2.0, 1.25])
+        .node(
+            "Conv",
+            &["x", "w", "b"],
+            &["c"],
+            vec![ais("pads", &[1, 1, 1, 1])],
+        )
+        .node("Mul", &["c", "s"], &["y"], vec![]);
+    let dir = tmp();
+    let (_, opt) = check_model(&m.save(dir.path(), "convmul"), &ImportOptions::default(), 6);
+    let ops: Vec<String> = opt.nodes.iter().map(|n| n.op.variant()).collect();
+    assert_eq!(ops, ["Conv2d"]);
+}
