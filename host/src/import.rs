@@ -980,19 +980,7 @@ fn emit_quantize(
     );
     t.dtype = ir::DType::I8;
     t.quant = Some(qp.clone());
-    let len = t.len() as u32;
-    let y = cx.g.add_tensor(t);
-    let (scale, zp) = qp.one();
-    cx.g.nodes.push(ir::Node {
-        name: name.to_string(),
-        op_type: "QuantizeLinear".into(),
-        op: ir::Op::Quantize(kiln_kernels::i8::QuantizeP { len, scale, zp }),
-        inputs: vec![x],
-        outputs: vec![y],
-        idx: vec![],
-        tables: Default::default(),
-        macs: 0,
-    });
+    let y = cx.g.push_boundary(name, "QuantizeLinear", x, t);
     let y = if unsigned {
         let u = flip_uint8(cx, y, out.clone(), format!("{name}:to_uint8"));
         cx.g.tensors[u].io = Some(ir::IoType::Uint8);
@@ -1034,19 +1022,7 @@ fn emit_dequantize(
     let out = node.output.first().cloned().unwrap_or_default();
     let mut f = ir::Tensor::act(out.clone(), t.shape.clone());
     f.quant = Some(qp.clone());
-    let len = f.len() as u32;
-    let y = cx.g.add_tensor(f);
-    let (scale, zp) = qp.one();
-    cx.g.nodes.push(ir::Node {
-        name: name.to_string(),
-        op_type: "DequantizeLinear".into(),
-        op: ir::Op::Dequantize(kiln_kernels::i8::DequantizeP { len, scale, zp }),
-        inputs: vec![x],
-        outputs: vec![y],
-        idx: vec![],
-        tables: Default::default(),
-        macs: 0,
-    });
+    let y = cx.g.push_boundary(name, "DequantizeLinear", x, f);
     cx.ids.insert(out, y);
     Ok(())
 }

@@ -268,6 +268,28 @@ impl Graph {
         self.tensors.len() - 1
     }
 
+    /// Adds tensor `out` and the float boundary node `name` computing it from `x`: a Quantize
+    /// when `out` is int8, a Dequantize when it is f32, with `out`'s parameters (which it must
+    /// carry). Returns `out`'s id.
+    pub fn push_boundary(
+        &mut self,
+        name: impl Into<String>,
+        op_type: &str,
+        x: TensorId,
+        out: Tensor,
+    ) -> TensorId {
+        let (scale, zp) = out.quant.as_ref().map_or((1.0, 0), QParams::one);
+        let len = out.len() as u32;
+        let op = match out.dtype {
+            DType::I8 => Op::Quantize(QuantizeP { len, scale, zp }),
+            DType::F32 => Op::Dequantize(DequantizeP { len, scale, zp }),
+        };
+        let y = self.add_tensor(out);
+        self.nodes
+            .push(Node::new(name, op_type, op, vec![x], vec![y]));
+        y
+    }
+
     /// Number of weight parameters (elements of constants used by nodes).
     pub fn param_count(&self) -> usize {
         let mut seen = vec![false; self.tensors.len()];

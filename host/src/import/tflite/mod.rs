@@ -543,17 +543,9 @@ pub fn import(path: &Path, bytes: &[u8], opts: &ImportOptions) -> Result<Importe
                     x
                 };
                 let mut d = ir::Tensor::act(format!("{name}:dequantized"), shape);
-                d.quant = Some(q.clone());
-                let len = d.len() as u32;
-                let y = f.g.add_tensor(d);
-                let (scale, zp) = q.one();
-                f.g.nodes.push(ir::Node::new(
-                    format!("{name}:dequantize"),
-                    "DEQUANTIZE",
-                    ir::Op::Dequantize(kiln_kernels::i8::DequantizeP { len, scale, zp }),
-                    vec![x],
-                    vec![y],
-                ));
+                d.quant = Some(q);
+                let y =
+                    f.g.push_boundary(format!("{name}:dequantize"), "DEQUANTIZE", x, d);
                 f.vals.insert(i, Val { id: y, nchw: false });
             }
             other => problems.push(problem(Reason::DType {
@@ -765,17 +757,9 @@ fn output_value(f: &mut Front, o: usize) -> Result<TensorId, Reason> {
             };
             let mut t = ir::Tensor::act(qname, shape);
             t.dtype = DType::I8;
-            t.quant = Some(q.clone());
-            let len = t.len() as u32;
-            let y = f.g.add_tensor(t);
-            let (scale, zp) = q.one();
-            f.g.nodes.push(ir::Node::new(
-                format!("{name}:quantize"),
-                "QUANTIZE",
-                ir::Op::Quantize(kiln_kernels::i8::QuantizeP { len, scale, zp }),
-                vec![id],
-                vec![y],
-            ));
+            t.quant = Some(q);
+            let y =
+                f.g.push_boundary(format!("{name}:quantize"), "QUANTIZE", id, t);
             if !unsigned {
                 return Ok(y);
             }

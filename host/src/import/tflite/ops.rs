@@ -971,21 +971,15 @@ fn quantize(f: &mut Front, n: &OpCx) -> Result<(), Reason> {
     let nchw = f.is_nchw(x);
     let xt = f.input(x, if nchw { Layout::Nchw } else { Layout::Tfl })?;
     let shape = f.g.tensors[xt].shape.clone();
-    let len = fits_u32("elements", f.g.tensors[xt].len())?;
-    let (scale, zp) = q.one();
+    fits_u32("elements", f.g.tensors[xt].len())?;
     let mut t = ir::Tensor::act(format!("{}:int8", f.name(out)), shape);
     t.dtype = ir::DType::I8;
-    t.quant = Some(q.clone());
-    let qi = f.g.add_tensor(t);
-    push(
-        f,
-        n,
-        ir::Op::Quantize(kiln_kernels::i8::QuantizeP { len, scale, zp }),
-        vec![xt],
-        qi,
-        0,
-    );
+    t.quant = Some(q);
+    let qi = f.g.push_boundary(n.name.clone(), n.op_type.as_str(), xt, t);
+    // The value TFLite calls `out`, with its parameters: the Dequantize of the int8 tensor.
     let y = f.output(out, nchw)?;
+    let (scale, zp) = f.g.tensors[y].quant.as_ref().map_or((1.0, 0), |q| q.one());
+    let len = f.g.tensors[y].len() as u32;
     f.g.nodes.push(ir::Node::new(
         format!("{}:dequantize", n.name),
         "QUANTIZE",
