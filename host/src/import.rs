@@ -53,6 +53,7 @@ use tract_onnx::tract_hir::infer::Factoid;
 use crate::ir;
 use cx::{Cx, NodeCx};
 pub use strided::is_plain_copy;
+pub(crate) use strided::strided_params;
 
 /// Options for [`import`].
 #[derive(Clone, Debug, Default)]

@@ -23,7 +23,7 @@ use std::fmt;
 
 use kiln_kernels::f32::*;
 
-use crate::import::is_plain_copy;
+use crate::import::{is_plain_copy, strided_params};
 use crate::ir::{Graph, Op, TensorId};
 
 /// One rewrite `optimize` made.
@@ -441,6 +441,13 @@ fn sixth_of(g: &Graph, node: usize) -> Option<TensorId> {
     }
 }
 
+/// Node `n` is `Clip(x + 3, 0, 6) / 6` (or `* (1/6)`): `(x, nodes)`.
+fn written_hard_sigmoid(g: &Graph, n: usize) -> Option<(TensorId, Vec<usize>)> {
+    let (x, mut nodes) = relu6_of_x_plus_3(g, sixth_of(g, n)?)?;
+    nodes.push(n);
+    Some((x, nodes))
+}
+
 /// `t` is HardSigmoid(x) with alpha 1/6, beta 1/2, written out or as one op: `(x, nodes)`.
 fn hard_sigmoid_of(g: &Graph, t: TensorId) -> Option<(TensorId, Vec<usize>)> {
     let n = sole_producer(g, t)?;
@@ -448,48 +455,47 @@ fn hard_sigmoid_of(g: &Graph, t: TensorId) -> Option<(TensorId, Vec<usize>)> {
         let sixth = (u.alpha - 1.0 / 6.0).abs() <= 1e-6 && u.beta == 0.5;
         return (u.kind == UN_HARD_SIGMOID && sixth).then(|| (g.nodes[n].inputs[0], vec![n]));
     }
-    let u = sixth_of(g, n)?;
-    let (x, mut nodes) = relu6_of_x_plus_3(g, u)?;
-    nodes.push(n);
-    Some((x, nodes))
+    written_hard_sigmoid(g, n)
 }
 
-/// One pattern: `(x, nodes computing it, the node whose output is the result, kind)`.
+/// A matcher of `f(x)` in a tensor: `(x, nodes computing it)`.
+type Gate = fn(&Graph, TensorId) -> Option<(TensorId, Vec<usize>)>;
+
+/// Node `m` is `x * f(x)` (either order) where `gate` recognises `f(x)`: `(x, nodes)`, `m`
+/// last.
+fn x_times(g: &Graph, m: usize, gate: Gate) -> Option<(TensorId, Vec<usize>)> {
+    let Some(KOp::Binary(p)) = g.nodes[m].op.f32() else {
+        return None;
+    };
+    if p.op != BIN_MUL || p.act.kind != ACT_NONE {
+        return None;
+    }
+    let (a, b) = (g.nodes[m].inputs[0], g.nodes[m].inputs[1]);
+    [(a, b), (b, a)].into_iter().find_map(|(x, t)| {
+        let (y, mut nodes) = gate(g, t)?;
+        (y == x).then(|| {
+            nodes.push(m);
+            (x, nodes)
+        })
+    })
+}
+
+/// One pattern ending at node `n`: `(x, nodes computing it, kind)`.
 fn hard_activation(g: &Graph, n: usize) -> Option<(TensorId, Vec<usize>, u8)> {
     // x * HardSigmoid(x)
-    if let Some(KOp::Binary(p)) = g.nodes[n].op.f32() {
-        if p.op == BIN_MUL && p.act.kind == ACT_NONE {
-            let (a, b) = (g.nodes[n].inputs[0], g.nodes[n].inputs[1]);
-            for (x, t) in [(a, b), (b, a)] {
-                if let Some((y, mut nodes)) = hard_sigmoid_of(g, t) {
-                    if y == x {
-                        nodes.push(n);
-                        return Some((x, nodes, UN_HARD_SWISH));
-                    }
-                }
-            }
-        }
+    if let Some((x, nodes)) = x_times(g, n, hard_sigmoid_of) {
+        return Some((x, nodes, UN_HARD_SWISH));
     }
     // (x * Clip(x + 3, 0, 6)) / 6
-    if let Some(m) = sixth_of(g, n).and_then(|u| sole_producer(g, u)) {
-        if let Some(KOp::Binary(p)) = g.nodes[m].op.f32() {
-            if p.op == BIN_MUL && p.act.kind == ACT_NONE {
-                let (a, b) = (g.nodes[m].inputs[0], g.nodes[m].inputs[1]);
-                for (x, t) in [(a, b), (b, a)] {
-                    if let Some((y, mut nodes)) = relu6_of_x_plus_3(g, t) {
-                        if y == x {
-                            nodes.extend([m, n]);
-                            return Some((x, nodes, UN_HARD_SWISH));
-                        }
-                    }
-                }
-            }
-        }
+    let swish = sixth_of(g, n)
+        .and_then(|u| sole_producer(g, u))
+        .and_then(|m| x_times(g, m, relu6_of_x_plus_3));
+    if let Some((x, mut nodes)) = swish {
+        nodes.push(n);
+        return Some((x, nodes, UN_HARD_SWISH));
     }
     // Clip(x + 3, 0, 6) / 6 alone
-    let u = sixth_of(g, n)?;
-    let (x, mut nodes) = relu6_of_x_plus_3(g, u)?;
-    nodes.push(n);
+    let (x, nodes) = written_hard_sigmoid(g, n)?;
     Some((x, nodes, UN_HARD_SIGMOID))
 }
 
@@ -640,36 +646,21 @@ fn compose_strided(first: &StridedP, second: &StridedP, shape: &[usize]) -> Opti
         return None;
     }
     let base = src[0];
-    // (size, stride) per logical dim, size-1 dims dropped, contiguous neighbours merged.
-    let mut dims: Vec<(usize, i64)> = vec![];
+    // The source offset's step along each logical dim; strided_params drops size-1 dims and
+    // merges contiguous ones (so an identity map becomes a plain copy).
     let mut inner = src.len();
-    for &n in shape {
-        inner /= n.max(1);
-        if n == 1 {
-            continue;
-        }
-        let st = src[inner] - base;
-        match dims.last_mut() {
-            Some(l) if l.1 == st * n as i64 => *l = (l.0 * n, st),
-            _ => dims.push((n, st)),
-        }
-    }
-    if dims.is_empty() {
-        dims.push((1, 1));
-    }
-    if dims.len() > MAX_RANK {
-        return None;
-    }
-    let mut p = StridedP {
-        rank: dims.len() as u32,
-        out_shape: [0; MAX_RANK],
-        strides: [0; MAX_RANK],
-        offset: u32::try_from(base).ok()?,
-    };
-    for (d, (n, st)) in dims.into_iter().enumerate() {
-        p.out_shape[d] = u32::try_from(n).ok()?;
-        p.strides[d] = i32::try_from(st).ok()?;
-    }
+    let strides: Vec<isize> = shape
+        .iter()
+        .map(|&n| {
+            inner /= n.max(1);
+            if n > 1 {
+                (src[inner] - base) as isize
+            } else {
+                0
+            }
+        })
+        .collect();
+    let p = strided_params("", shape, &strides, usize::try_from(base).ok()?).ok()?;
     (strided_sources(&p) == src).then_some(p)
 }
 
@@ -685,25 +676,9 @@ fn compose_copies(g: &mut Graph) -> Option<Rewrite> {
             continue;
         };
         let shape = g.tensors[g.nodes[c].outputs[0]].shape.clone();
-        let Some(mut composed) = compose_strided(&first, &second, &shape) else {
+        let Some(composed) = compose_strided(&first, &second, &shape) else {
             continue;
         };
-        // A map that reads every element in order is a plain copy.
-        let len: u32 = composed.out_shape[..composed.rank as usize]
-            .iter()
-            .product();
-        if strided_sources(&composed)
-            .iter()
-            .enumerate()
-            .all(|(i, &s)| s == i as i64)
-        {
-            composed = StridedP {
-                rank: 1,
-                out_shape: [len, 0, 0, 0, 0, 0],
-                strides: [1, 0, 0, 0, 0, 0],
-                offset: 0,
-            };
-        }
         let first_name = g.nodes[p].name.clone();
         g.nodes[c].op = Op::F32(KOp::Strided(composed));
         g.nodes[c].inputs = g.nodes[p].inputs.clone();
