@@ -22,6 +22,8 @@ pub struct Prepared {
     pub imported: crate::import::Imported,
     /// The optimized f32 graph (the float side of per-layer comparisons).
     pub float_graph: Graph,
+    /// The arena plan of `float_graph`.
+    pub float_plan: Plan,
     /// The graph that runs: `float_graph` for f32, its int8 lowering otherwise.
     pub graph: Graph,
     pub plan: Plan,
@@ -205,7 +207,7 @@ pub fn prepare(
     let float_plan = plan::plan(&float_graph);
     plan::verify(&float_graph, &float_plan).map_err(DeployError::Plan)?;
     let (graph, plan, quant) = if !int8 {
-        (float_graph.clone(), float_plan, None)
+        (float_graph.clone(), float_plan.clone(), None)
     } else {
         let cal = match &qc.calib {
             Some(path) => Some(calibrate_file(&float_graph, &float_plan, path, qc.method)?),
@@ -229,6 +231,7 @@ pub fn prepare(
         model_name: model_name(model),
         imported,
         float_graph,
+        float_plan,
         graph,
         plan,
         optimize,

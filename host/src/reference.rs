@@ -132,8 +132,7 @@ impl Reference {
         let Some(why) = why else {
             return Ok((Reference::new(&p.imported.model)?, None));
         };
-        let g = p.float_graph.clone();
-        let plan = crate::plan::plan(&g);
+        let (g, plan) = (p.float_graph.clone(), p.float_plan.clone());
         let inputs = g
             .inputs
             .iter()

@@ -490,8 +490,7 @@ fn per_layer(
     let n = a.per_layer_samples.min(samples.n);
     let g = &p.graph;
     let fg = &p.float_graph;
-    let float_plan = crate::plan::plan(fg);
-    let mut fsim = crate::sim::Simulator::new(fg, &float_plan);
+    let mut fsim = crate::sim::Simulator::new(fg, &p.float_plan);
     let layers: Vec<usize> = (0..g.nodes.len()).collect();
     let io_in = int8_io(p, false);
     // Per layer: Σ ref², Σ (dev - ref)², Σ dev·ref, Σ dev², instructions.
