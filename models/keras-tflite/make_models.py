@@ -105,31 +105,25 @@ def convert_float(model):
     return tf.lite.TFLiteConverter.from_keras_model(model).convert()
 
 
-def convert_16x8(model, shape, rng):
+def convert(model, shape, rng, io=tf.int8, int16=False):
+    """Full-integer conversion with a seeded representative set: int8 activations with `io`
+    inputs and outputs, or TFLite's 16x8 mode (int16 activations) when `int16`."""
+
     def rep():
-        for _ in range(16):
+        for _ in range(16 if int16 else 64):
             yield [rng.normal(0.0, 1.0, (1, *shape)).astype(np.float32)]
 
     c = tf.lite.TFLiteConverter.from_keras_model(model)
     c.optimizations = [tf.lite.Optimize.DEFAULT]
     c.representative_dataset = rep
-    c.target_spec.supported_ops = [
-        tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
-    ]
-    return c.convert()
-
-
-def convert(model, shape, rng, io=tf.int8):
-    def rep():
-        for _ in range(64):
-            yield [rng.normal(0.0, 1.0, (1, *shape)).astype(np.float32)]
-
-    c = tf.lite.TFLiteConverter.from_keras_model(model)
-    c.optimizations = [tf.lite.Optimize.DEFAULT]
-    c.representative_dataset = rep
-    c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    c.inference_input_type = io
-    c.inference_output_type = io
+    if int16:
+        c.target_spec.supported_ops = [
+            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+        ]
+    else:
+        c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        c.inference_input_type = io
+        c.inference_output_type = io
     return c.convert()
 
 
@@ -179,7 +173,7 @@ def main():
 
     for name, data in [
         ("unsupported/model_float.tflite", convert_float(unsupported())),
-        ("int16x8/model_int16.tflite", convert_16x8(residual(), (32, 32, 3), rng)),
+        ("int16x8/model_int16.tflite", convert(residual(), (32, 32, 3), rng, int16=True)),
     ]:
         path = os.path.join(here, name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
