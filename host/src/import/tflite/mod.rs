@@ -380,7 +380,7 @@ impl<'a> Front<'a> {
         Ok(id)
     }
 
-    /// A kiln constant from TFLite tensor `i` with explicit (already permuted) data and shape.
+    /// A new f32 kiln constant (data and shape already in kiln's layout).
     pub fn konst(&mut self, name: String, shape: Vec<usize>, data: Vec<f32>) -> TensorId {
         self.g.add_tensor(ir::Tensor::f32_const(name, shape, data))
     }
@@ -627,7 +627,6 @@ pub fn import(path: &Path, bytes: &[u8], opts: &ImportOptions) -> Result<Importe
         }
         let cx = ops::OpCx {
             op: *op,
-            index,
             name: node_name.clone(),
             op_type: bname.clone(),
             ins: op_ins,

@@ -15,8 +15,6 @@ use crate::ir::{self, QParams, TensorId};
 /// One TFLite operator being lowered.
 pub(super) struct OpCx<'a> {
     pub op: fb::Operator<'a>,
-    #[allow(dead_code)]
-    pub index: usize,
     /// kiln's node name (`conv_2d_3`: builtin and operator index).
     pub name: String,
     pub op_type: String,
