@@ -27,6 +27,7 @@
 //!   compiles to nothing) keeps a few loops rolled or a few loads in place: inlined into one big
 //!   kernel, unrolled, or with invariant weight lanes hoisted, LLVM spills their accumulators.
 
+use super::dsp::*;
 use super::*;
 use crate::walk::*;
 
@@ -62,6 +63,13 @@ fn channel_q(mult: &[i32], shift: &[i32], per_channel: bool, c: usize) -> (i32, 
 }
 
 /// [`multiply_by_quantized_multiplier`] with its shift decoded once.
+///
+/// The short form ([`Rq::scale_acc`], `fast`) is for accumulators known to satisfy `|x| < 2^30`
+/// with a right shift `e >= 1` (a real multiplier below 0.5, as almost every conv / dense has):
+/// there `SaturatingRoundingDoublingHighMul(x, m)` = `floor((x * m + 2^30) / 2^31)` is the
+/// rounded high word of `2x * m` (`SMMULR`, never saturating), and `RoundingDivideByPOT(h, e)`
+/// = `(h + 2^(e-1) - (h < 0)) >> e` (no overflow: `|h| < 2^30`). Both are equalities, so the
+/// result is the long form's exactly.
 #[derive(Clone, Copy, Default)]
 struct Rq {
     mult: i32,
@@ -71,6 +79,10 @@ struct Rq {
     right: u32,
     /// `2^right - 1`.
     mask: i32,
+    /// `2^(right - 1)`: the short form's rounding term.
+    rnd: i32,
+    /// Take the short form (set by [`Rq::of`] when the caller guarantees the bound).
+    fast: bool,
 }
 
 impl Rq {
@@ -83,13 +95,36 @@ impl Rq {
             lmul: 1i32.wrapping_shl(shift.clamp(0, 31) as u32),
             right,
             mask: ((1i64 << right) - 1) as i32,
+            rnd: ((1i64 << right) >> 1) as i32,
+            fast: false,
         }
     }
 
+    /// Channel `c`'s constants; `bounded`: every accumulator they scale is below 2^30 in
+    /// magnitude ([`acc_bounded`]), which allows the short form.
     #[inline(always)]
-    fn of(mult: &[i32], shift: &[i32], per_channel: bool, c: usize) -> Rq {
+    fn of(mult: &[i32], shift: &[i32], per_channel: bool, c: usize, bounded: bool) -> Rq {
         let (m, s) = channel_q(mult, shift, per_channel, c);
-        Rq::new(m, s)
+        let mut rq = Rq::new(m, s);
+        rq.fast = bounded && rq.right >= 1;
+        rq
+    }
+
+    /// [`Rq::scale`], by the short form when `fast`.
+    #[inline(always)]
+    fn scale_acc(&self, x: i32) -> i32 {
+        if self.fast {
+            self.scale_short(x)
+        } else {
+            self.scale(x)
+        }
+    }
+
+    /// The short form; equals [`Rq::scale`] only where `fast` holds.
+    #[inline(always)]
+    fn scale_short(&self, x: i32) -> i32 {
+        let h = smmulr(x.wrapping_shl(1), self.mult);
+        h.wrapping_add(self.rnd).wrapping_add(h >> 31) >> self.right
     }
 
     /// Exactly `multiply_by_quantized_multiplier(x, mult, shift)`. The high mul
@@ -119,14 +154,47 @@ struct OutQ {
 impl OutQ {
     #[inline(always)]
     fn out(&self, rq: &Rq, acc: i32) -> i8 {
-        act(rq.scale(acc).wrapping_add(self.zp), self.lo, self.hi)
+        act(rq.scale_acc(acc).wrapping_add(self.zp), self.lo, self.hi)
+    }
+
+    /// [`OutQ::out`] by the short form when `SHORT` (the caller checked `rq.fast`), else the
+    /// long one: a branch-free body for a block whose channels all take the same form.
+    #[inline(always)]
+    fn out_as<const SHORT: bool>(&self, rq: &Rq, acc: i32) -> i8 {
+        let v = if SHORT {
+            rq.scale_short(acc)
+        } else {
+            rq.scale(acc)
+        };
+        act(v.wrapping_add(self.zp), self.lo, self.hi)
     }
 }
 
-/// `Σ v` (wrapping).
+/// Whether `|bias + Σ_k (x - in_zp) * w| < 2^30` for every int8 `x` and `w` and every channel's
+/// bias: `max |bias| + k * 128 * (128 + |in_zp|)` is below it. Partial sums may wrap; only the
+/// final accumulator is scaled.
+fn acc_bounded(bias: &[i32], k: usize, in_zp: i32) -> bool {
+    let b = bias.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0) as u64;
+    let per_tap = 128 * (128 + in_zp.unsigned_abs() as u64);
+    (k as u64)
+        .checked_mul(per_tap)
+        .and_then(|t| t.checked_add(b))
+        .is_some_and(|t| t < 1 << 30)
+}
+
+/// `Σ v` (wrapping): four bytes per word load, each lane pair summed by one `SMLAD` with 1s.
 #[inline]
 fn sum_i8(v: &[i8]) -> i32 {
-    v.iter().fold(0i32, |s, &x| s.wrapping_add(x as i32))
+    const ONES: u32 = 0x0001_0001;
+    let words = v.chunks_exact(4);
+    let tail = words.remainder();
+    let mut s = 0i32;
+    for c in words {
+        let w = u32::from_le_bytes([c[0] as u8, c[1] as u8, c[2] as u8, c[3] as u8]);
+        s = smlad(sxtb16(w), ONES, s);
+        s = smlad(sxtb16_ror8(w), ONES, s);
+    }
+    tail.iter().fold(s, |s, &x| s.wrapping_add(x as i32))
 }
 
 /// The output indices `o` in `[0, count)` whose whole window `o * s - pad + [0, ext)` lies in
@@ -307,18 +375,6 @@ fn pair(lo: u32, hi: u32) -> u64 {
     lo as u64 | (hi as u64) << 32
 }
 
-/// The sign-extended low lane.
-#[inline(always)]
-fn lane_lo(v: u32) -> i32 {
-    (v as i32) << 16 >> 16
-}
-
-/// The sign-extended high lane.
-#[inline(always)]
-fn lane_hi(v: u32) -> i32 {
-    (v as i32) >> 16
-}
-
 /// `[a0 + c0·w0, a1 + c0·w1, a0 + c1·w0, a1 + c1·w1]` for two columns `c` and two weight rows
 /// `w`, both paired per unit (`c[j] = pair(c0[j], c1[j])`, each word two 16-bit lanes): per
 /// unit, 4 loads and 8 `smlaxy` for 8 MACs on Armv7E-M.
@@ -329,12 +385,10 @@ fn dot22(c: &[u64], w: &[u64], a0: i32, a1: i32) -> [i32; 4] {
         // Keeps LLVM from unrolling: the unrolled body spills the accumulators on Armv7-M.
         core::hint::black_box(());
         let (c0, c1, w0, w1) = (cc as u32, (cc >> 32) as u32, ww as u32, (ww >> 32) as u32);
-        let (c0l, c0h, c1l, c1h) = (lane_lo(c0), lane_hi(c0), lane_lo(c1), lane_hi(c1));
-        let (w0l, w0h, w1l, w1h) = (lane_lo(w0), lane_hi(w0), lane_lo(w1), lane_hi(w1));
-        s00 = s00.wrapping_add(c0l * w0l).wrapping_add(c0h * w0h);
-        s01 = s01.wrapping_add(c0l * w1l).wrapping_add(c0h * w1h);
-        s10 = s10.wrapping_add(c1l * w0l).wrapping_add(c1h * w0h);
-        s11 = s11.wrapping_add(c1l * w1l).wrapping_add(c1h * w1h);
+        s00 = smlad(c0, w0, s00);
+        s01 = smlad(c0, w1, s01);
+        s10 = smlad(c1, w0, s10);
+        s11 = smlad(c1, w1, s11);
     }
     [s00, s01, s10, s11]
 }
@@ -356,9 +410,10 @@ fn gemm_pairs(col: &[u64], wblk: &[u64], acc0: &[i32], sums: &mut [i32]) {
 
 /// Requantizes a block of channels at output pixels `pos` and `pos + 1` (when `two`):
 /// `sums` as [`gemm_pairs`] leaves them, channel `c` of the block into `outb[c * ohw..]`.
+/// `SHORT`: every channel of the block takes the short requantization form.
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
-fn gemm_out(
+fn gemm_out<const SHORT: bool>(
     sums: &[i32],
     rq: &[Rq],
     oq: &OutQ,
@@ -367,13 +422,19 @@ fn gemm_out(
     pos: usize,
     two: bool,
 ) {
+    if !two {
+        for ((o, r), s) in outb.chunks_exact_mut(ohw).zip(rq).zip(sums.chunks_exact(2)) {
+            core::hint::black_box(());
+            o[pos] = oq.out_as::<SHORT>(r, s[0]);
+        }
+        return;
+    }
     for ((o, r), s) in outb.chunks_exact_mut(ohw).zip(rq).zip(sums.chunks_exact(2)) {
         // Keeps LLVM from unrolling (two channels' constants at once spill).
         core::hint::black_box(());
-        o[pos] = oq.out(r, s[0]);
-        if two {
-            o[pos + 1] = oq.out(r, s[1]);
-        }
+        let o = &mut o[pos..pos + 2];
+        o[0] = oq.out_as::<SHORT>(r, s[0]);
+        o[1] = oq.out_as::<SHORT>(r, s[1]);
     }
 }
 
@@ -449,6 +510,7 @@ fn conv_gemm(
     let k = g.icg * g.khw;
     let kw = k.div_ceil(2);
     let off = p.in_zp.wrapping_neg();
+    let bounded = acc_bounded(bias, k, p.in_zp);
     let zz = pack(p.in_zp, p.in_zp);
     let oq = OutQ {
         zp: p.out_zp,
@@ -538,17 +600,22 @@ fn conv_gemm(
                     for (lane, wo) in [wa, wb].into_iter().enumerate() {
                         let b0 = if bias.is_empty() { 0 } else { bias[oc(lane)] };
                         acc0[2 * q + lane] = b0.wrapping_add(off.wrapping_mul(sum_i8(wo)));
-                        rq[2 * q + lane] = Rq::of(mult, shift, p.per_channel, oc(lane));
+                        rq[2 * q + lane] = Rq::of(mult, shift, p.per_channel, oc(lane), bounded);
                     }
                 }
                 let wblk = &wbuf[..nq * kw];
+                let short = rq[..nc].iter().all(|r| r.fast);
                 let outb = &mut outg[oc0 * g.ohw..][..nc * g.ohw];
                 for pos in (0..g.ohw).step_by(2) {
                     let two = pos + 1 < g.ohw;
                     let b = if two { pixel(pos + 1) } else { pixel(pos) };
                     fill_cols(g, col, toff, xg, pixel(pos), b, zz);
                     gemm_pairs(col, wblk, &acc0[..2 * nq], &mut sums[..4 * nq]);
-                    gemm_out(&sums, &rq[..nc], &oq, outb, g.ohw, pos, two);
+                    if short {
+                        gemm_out::<true>(&sums, &rq[..nc], &oq, outb, g.ohw, pos, two);
+                    } else {
+                        gemm_out::<false>(&sums, &rq[..nc], &oq, outb, g.ohw, pos, two);
+                    }
                 }
                 q0 += nq;
             }
@@ -625,6 +692,7 @@ fn dw_singles(
     let band = ((DW_BUF / pw - ext_h) / g.s_h + 1).min(g.out_h).max(1);
     let zp = p.in_zp as i8;
     let off = p.in_zp.wrapping_neg();
+    let bounded = acc_bounded(bias, g.khw, p.in_zp);
     let mut buf = [0i8; DW_BUF];
     for n in 0..p.batch as usize {
         for c in c0..g.out_c {
@@ -633,7 +701,7 @@ fn dw_singles(
             let plane = &mut out[(n * g.out_c + c) * g.ohw..][..g.ohw];
             let b0 = if bias.is_empty() { 0 } else { bias[c] };
             let acc0 = b0.wrapping_add(off.wrapping_mul(sum_i8(wo)));
-            let rq = Rq::of(mult, shift, p.per_channel, c);
+            let rq = Rq::of(mult, shift, p.per_channel, c, bounded);
             let mut oy0 = 0;
             while oy0 < g.out_h {
                 let rows = band.min(g.out_h - oy0);
@@ -670,6 +738,7 @@ fn dw_pairs(
     let band = ((DW_WORDS / pw - ext_h) / g.s_h + 1).min(g.out_h).max(1);
     let zz = pack(p.in_zp, p.in_zp);
     let off = p.in_zp.wrapping_neg();
+    let bounded = acc_bounded(bias, 9, p.in_zp);
     let mut buf = [0u32; DW_WORDS];
     for n in 0..p.batch as usize {
         for c in (0..2 * pairs).step_by(2) {
@@ -683,8 +752,8 @@ fn dw_pairs(
                 b(c + 1).wrapping_add(off.wrapping_mul(sum_i8(wb))),
             ];
             let rq = [
-                Rq::of(mult, shift, p.per_channel, c),
-                Rq::of(mult, shift, p.per_channel, c + 1),
+                Rq::of(mult, shift, p.per_channel, c, bounded),
+                Rq::of(mult, shift, p.per_channel, c + 1, bounded),
             ];
             let planes = &mut out[(n * g.out_c + c) * g.ohw..][..2 * g.ohw];
             let (pa, pb) = planes.split_at_mut(g.ohw);
@@ -698,7 +767,11 @@ fn dw_pairs(
                     let top = &bw[r * g.s_h * pw..];
                     let oa = &mut pa[(oy0 + r) * g.out_w..][..g.out_w];
                     let ob = &mut pb[(oy0 + r) * g.out_w..][..g.out_w];
-                    dw3_row(g, top, pw, &w9, acc, &rq, oq, oa, ob);
+                    if rq[0].fast && rq[1].fast {
+                        dw3_row::<true>(g, top, pw, &w9, acc, &rq, oq, oa, ob);
+                    } else {
+                        dw3_row::<false>(g, top, pw, &w9, acc, &rq, oq, oa, ob);
+                    }
                 }
                 oy0 += rows;
             }
@@ -729,9 +802,10 @@ fn dw_fill2(g: &Geom, bw: &mut [u32], pw: usize, xa: &[i8], xb: &[i8], iy0: isiz
 /// One output row of a channel pair ([`dw_pairs`]), the 3 × 3 window fully unrolled: `top`
 /// starts at the buffer row of the window tops. Each tap is one load of both channels' input,
 /// one of both weights, and two `smlaxy`.
+/// `SHORT`: both channels take the short requantization form.
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
-fn dw3_row(
+fn dw3_row<const SHORT: bool>(
     g: &Geom,
     top: &[u32],
     pw: usize,
@@ -756,8 +830,8 @@ fn dw3_row(
                 b = b.wrapping_add(lane_hi(x) * lane_hi(wv));
             }
         }
-        *o_a = oq.out(&rq[0], a);
-        *o_b = oq.out(&rq[1], b);
+        *o_a = oq.out_as::<SHORT>(&rq[0], a);
+        *o_b = oq.out_as::<SHORT>(&rq[1], b);
     }
 }
 
@@ -839,6 +913,7 @@ fn conv_pairs(
 ) {
     let k = g.icg * g.khw;
     let off = p.in_zp.wrapping_neg();
+    let bounded = acc_bounded(bias, k, p.in_zp);
     let oq = OutQ {
         zp: p.out_zp,
         lo: p.act_min,
@@ -863,8 +938,8 @@ fn conv_pairs(
                 let full = |c: usize, wc: &[i8]| b(c).wrapping_add(off.wrapping_mul(sum_i8(wc)));
                 let acc = [b(oa), b(ob), full(oa, wa), full(ob, wb)];
                 let rq = [
-                    Rq::of(mult, shift, p.per_channel, oa),
-                    Rq::of(mult, shift, p.per_channel, ob),
+                    Rq::of(mult, shift, p.per_channel, oa, bounded),
+                    Rq::of(mult, shift, p.per_channel, ob, bounded),
                 ];
                 let planes = &mut out[(n * g.out_c + oa) * g.ohw..][..(ob - oa + 1) * g.ohw];
                 let (pa, pb) = planes.split_at_mut(g.ohw);
@@ -983,6 +1058,7 @@ fn conv_direct(
     out: &mut [i8],
 ) {
     let off = p.in_zp.wrapping_neg();
+    let bounded = acc_bounded(bias, g.icg * g.khw, p.in_zp);
     let oq = OutQ {
         zp: p.out_zp,
         lo: p.act_min,
@@ -993,7 +1069,7 @@ fn conv_direct(
         for oc in 0..g.out_c {
             let grp = oc / g.ocg.max(1);
             let b0 = if bias.is_empty() { 0 } else { bias[oc] };
-            let rq = Rq::of(mult, shift, p.per_channel, oc);
+            let rq = Rq::of(mult, shift, p.per_channel, oc, bounded);
             let plane = &mut out[(n * g.out_c + oc) * g.ohw..][..g.ohw];
             let xg = &x[(n * g.in_c + grp * g.icg) * g.ihw..][..g.icg * g.ihw];
             let wo = &w[oc * kwg..][..kwg];
@@ -1063,6 +1139,7 @@ pub fn dense(
     let (m, k, n) = (p.m as usize, p.k as usize, p.n as usize);
     let rows = p.batch as usize * m;
     let off = p.in_zp.wrapping_neg();
+    let bounded = acc_bounded(bias, k, p.in_zp);
     let oq = OutQ {
         zp: p.out_zp,
         lo: p.act_min,
@@ -1078,13 +1155,13 @@ pub fn dense(
             let mut acc = [init(j0), init(j0 + 1), init(j0 + 2), init(j0 + 3)];
             dense4(ar, off, w, n, j0, &mut acc);
             for (t, &s) in acc.iter().enumerate() {
-                orow[j0 + t] = oq.out(&Rq::of(mult, shift, p.per_channel, j0 + t), s);
+                orow[j0 + t] = oq.out(&Rq::of(mult, shift, p.per_channel, j0 + t, bounded), s);
             }
             j0 += 4;
         }
         for (j, o) in orow.iter_mut().enumerate().skip(j0) {
             let s = dense1(ar, off, w, n, j, init(j));
-            *o = oq.out(&Rq::of(mult, shift, p.per_channel, j), s);
+            *o = oq.out(&Rq::of(mult, shift, p.per_channel, j, bounded), s);
         }
     }
 }
@@ -1141,6 +1218,22 @@ impl BinQ {
     #[inline(never)]
     fn row(&self, a: &[i8], sa: isize, b: &[i8], sb: isize, out: &mut [i8]) {
         let (mut i, mut j) = (0usize, 0usize);
+        if self.op == QBIN_MUL && (sa == 0 || sb == 0) && sa.max(sb) == 1 {
+            // One operand broadcast along a contiguous row (a squeeze-excite gate, a scale).
+            let (v, f) = if sb == 0 {
+                (&a[..out.len()], (b[0] as i32).wrapping_sub(self.b_zp))
+            } else {
+                (&b[..out.len()], (a[0] as i32).wrapping_sub(self.a_zp))
+            };
+            let zp = if sb == 0 { self.a_zp } else { self.b_zp };
+            // Every product `(v - zp) * f` below 2^30 in magnitude: the short requantization.
+            let bound = (128 + zp.unsigned_abs() as u64) * f.unsigned_abs() as u64;
+            return if self.o.right >= 1 && bound < 1 << 30 {
+                self.scale_row::<true>(v, zp, f, out)
+            } else {
+                self.scale_row::<false>(v, zp, f, out)
+            };
+        }
         if self.op == QBIN_MUL {
             for o in out.iter_mut() {
                 // Keeps LLVM from unrolling (code size; the body is long anyway).
@@ -1161,6 +1254,18 @@ impl BinQ {
             *o = self.add_scaled(x, y);
             i = i.wrapping_add(sa as usize);
             j = j.wrapping_add(sb as usize);
+        }
+    }
+
+    /// `out[i] = requant((v[i] - zp) * f)`: a Mul whose other operand is the constant `f` (its
+    /// value minus its zero point) along the row.
+    /// `SHORT`: every product is below 2^30 in magnitude and the shift is a right shift.
+    #[inline(never)]
+    fn scale_row<const SHORT: bool>(&self, v: &[i8], zp: i32, f: i32, out: &mut [i8]) {
+        for (o, &x) in out.iter_mut().zip(v) {
+            core::hint::black_box(());
+            let prod = (x as i32).wrapping_sub(zp).wrapping_mul(f);
+            *o = self.oq.out_as::<SHORT>(&self.o, prod);
         }
     }
 
@@ -1388,7 +1493,15 @@ pub fn mean(p: &QMeanP, x: &[i8], out: &mut [i8]) {
             let base = ob + j as isize * ost;
             let mut acc = 0i32;
             inner.rows(|ib, _| {
-                let mut i = base + ib;
+                let i = base + ib;
+                if ist == 1 {
+                    // A contiguous run (e.g. the H × W plane of a global average pool).
+                    let run = &x[i as usize..][..ilen];
+                    let zs = p.in_zp.wrapping_mul(ilen as i32);
+                    acc = acc.wrapping_add(sum_i8(run)).wrapping_sub(zs);
+                    return;
+                }
+                let mut i = i;
                 for _ in 0..ilen {
                     acc = acc.wrapping_add((x[i as usize] as i32).wrapping_sub(p.in_zp));
                     i += ist;

@@ -68,9 +68,24 @@ pub fn sat_i8(v: i32) -> i8 {
 /// float); the rounding is [`round_half_even`]. NaN maps to `zp`, ±inf saturate.
 #[inline(always)]
 pub fn quantize_f32(x: f32, scale: f32, zp: i32) -> i8 {
+    /// 1.5 * 2^23: for `|v| < 2^22`, `v + C` lies in `[2^23, 2^24)`, where the f32 spacing is 1,
+    /// so the IEEE addition rounds `v` to an integer, ties to even, and `- C` is exact.
+    const C: f32 = 12_582_912.0;
+    let v = x / scale;
     // `as i32` saturates and maps NaN to 0.
-    let r = round_half_even(x / scale) as i32;
+    let r = if v.abs() < 4_194_304.0 {
+        ((v + C) - C) as i32
+    } else {
+        round_wide(v)
+    };
     sat_i8(r.saturating_add(zp))
+}
+
+/// [`round_half_even`] as an i32 (saturating, NaN → 0), out of the hot loop.
+#[cold]
+#[inline(never)]
+fn round_wide(v: f32) -> i32 {
+    round_half_even(v) as i32
 }
 
 /// ONNX `DequantizeLinear` for one value: `(q - zp) as f32 * scale` (one f32 multiply; `q - zp`

@@ -790,3 +790,43 @@ fn round_half_even_matches_std_on_ties_and_beyond() {
         assert_eq!(got.to_bits(), want.to_bits(), "{v}");
     }
 }
+
+/// `quantize_f32` (its short rounding below 2^22) equals the contract's
+/// `sat(round_half_even(x / scale) + zp)` on every value around the 2^22 and 2^23 boundaries,
+/// on halves, and with zero points that bring large quotients back into the int8 range.
+#[test]
+fn quantize_linear_equals_the_contract_everywhere() {
+    let contract =
+        |x: f32, s: f32, zp: i32| sat_i8((round_half_even(x / s) as i32).saturating_add(zp));
+    let mut xs = vec![0.0f32, -0.0, f32::MIN_POSITIVE, f32::MAX, f32::MIN];
+    for base in [4_194_304.0f32, 8_388_608.0, 1.0, 127.0, 0.5] {
+        let b = base.to_bits();
+        for d in 0..8u32 {
+            for v in [f32::from_bits(b + d), f32::from_bits(b - d)] {
+                xs.extend([v, -v, v + 0.5, -v - 0.5]);
+            }
+        }
+    }
+    let mut r = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..20_000 {
+        r ^= r << 13;
+        r ^= r >> 7;
+        r ^= r << 17;
+        xs.push(f32::from_bits(r as u32));
+    }
+    for &x in &xs {
+        for (s, zp) in [
+            (1.0f32, 0),
+            (0.5, -4_194_300),
+            (1.0, -4_194_304),
+            (0.37, 8_388_600),
+            (3.0, 0),
+        ] {
+            assert_eq!(
+                quantize_f32(x, s, zp),
+                contract(x, s, zp),
+                "x = {x:e}, scale {s}, zp {zp}"
+            );
+        }
+    }
+}
