@@ -148,6 +148,8 @@ pub fn model_rs(g: &Graph, p: &Plan) -> Result<String, CodegenError> {
 
     let mut steps = Vec::new();
     let mut int8 = false;
+    // The int8 parameter types the steps name, imported by name (none unused).
+    let mut q_types = std::collections::BTreeSet::new();
     for (i, node) in g.nodes.iter().enumerate() {
         let syntax = |e: syn::Error| CodegenError::Syntax {
             node: node.name.clone(),
@@ -207,6 +209,7 @@ pub fn model_rs(g: &Graph, p: &Plan) -> Result<String, CodegenError> {
             }
             Op::Q(op) => {
                 int8 = true;
+                q_types.insert(op.param_type());
                 let op_expr: syn::Expr =
                     syn::parse_str(&op_literal(&format!("QOp::{op:?}"))).map_err(syntax)?;
                 let tr = &p.tables[i];
@@ -236,6 +239,7 @@ pub fn model_rs(g: &Graph, p: &Plan) -> Result<String, CodegenError> {
             }
             Op::Quantize(qp) => {
                 int8 = true;
+                q_types.insert("QuantizeP");
                 let op_expr: syn::Expr =
                     syn::parse_str(&op_literal(&format!("{qp:?}"))).map_err(syntax)?;
                 let (x, o) = (&ins[0], &outs[0]);
@@ -247,6 +251,7 @@ pub fn model_rs(g: &Graph, p: &Plan) -> Result<String, CodegenError> {
             }
             Op::Dequantize(dp) => {
                 int8 = true;
+                q_types.insert("DequantizeP");
                 let op_expr: syn::Expr =
                     syn::parse_str(&op_literal(&format!("{dp:?}"))).map_err(syntax)?;
                 let (x, o) = (&ins[0], &outs[0]);
@@ -265,13 +270,17 @@ pub fn model_rs(g: &Graph, p: &Plan) -> Result<String, CodegenError> {
             }
         });
     }
+    let uses_qop = g.nodes.iter().any(|n| matches!(n.op, Op::Q(_)));
+    let q_types: Vec<proc_macro2::Ident> = uses_qop
+        .then_some(["QOp", "Tables"])
+        .into_iter()
+        .flatten()
+        .chain(q_types)
+        .map(|t| format_ident!("{}", t))
+        .collect();
     let int8_items = if int8 {
         quote! {
-            #[allow(unused_imports)]
-            use kiln_kernels::i8::{
-                self as q, DequantizeP, LutP, QBinaryP, QConcatP, QConv2dP, QDenseP, QMeanP, QOp,
-                QPadP, QPool2dP, QSoftmaxP, QuantizeP, RequantP, Tables,
-            };
+            use kiln_kernels::i8::{self as q #(, #q_types)*};
 
             #[allow(dead_code)]
             fn weights_q(offset: usize, len: usize) -> &'static [i8] {

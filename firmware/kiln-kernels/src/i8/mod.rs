@@ -363,6 +363,27 @@ pub enum QOp {
     Requant(RequantP),
 }
 
+impl QOp {
+    /// The name of the parameter type the variant holds, as its `Debug` text spells it: what
+    /// generated code must have in scope to name the op.
+    pub fn param_type(&self) -> &'static str {
+        match self {
+            QOp::Conv2d(_) => "QConv2dP",
+            QOp::Dense(_) => "QDenseP",
+            QOp::Binary(_) => "QBinaryP",
+            QOp::Pool2d(_) => "QPool2dP",
+            QOp::Mean(_) => "QMeanP",
+            QOp::Strided(_) => "StridedP",
+            QOp::Concat(_) => "QConcatP",
+            QOp::Gather(_) => "GatherP",
+            QOp::Pad(_) => "QPadP",
+            QOp::Softmax(_) => "QSoftmaxP",
+            QOp::Lut(_) => "LutP",
+            QOp::Requant(_) => "RequantP",
+        }
+    }
+}
+
 /// Runs one int8 kernel (see the module docs for `ins`, `t` and `outs`).
 #[inline(always)]
 pub fn run(op: &QOp, ins: &[&[i8]], t: &Tables, outs: &mut [&mut [i8]]) {

@@ -3,7 +3,16 @@
 use crate::edge::{BIN, CONV, ONE, POOL};
 use kiln_kernels::i8::*;
 
+/// Runs `op`; also checks that `param_type` names the type its `Debug` text holds (generated
+/// code imports exactly those names).
 fn via_run(op: QOp, ins: &[&[i8]], t: &Tables, n_out: usize) -> Vec<i8> {
+    let text = format!("{op:?}");
+    let held = text.split_once('(').map(|(_, rest)| rest).unwrap_or("");
+    assert!(
+        held.starts_with(&format!("{} {{", op.param_type())),
+        "{} for {text}",
+        op.param_type()
+    );
     let mut out = vec![0x55i8; n_out];
     run(&op, ins, t, &mut [&mut out]);
     out
