@@ -17,68 +17,23 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use kiln::import::{import_proto, ImportError, ImportOptions};
+use kiln::import::{import_proto, spec, ImportError, ImportOptions};
 use prost::Message;
 use serde::Deserialize;
 use tract_onnx::pb;
 use tract_onnx::pb::tensor_proto::DataType;
 
-/// The ops in scope: a test is in scope when every node of its model is one of these (and its
-/// data passes [`load_case`]'s checks).
-const OPS: &[&str] = &[
-    "Conv",
-    "Gemm",
-    "MatMul",
-    "Add",
-    "Sub",
-    "Mul",
-    "Div",
-    "Relu",
-    "LeakyRelu",
-    "PRelu",
-    "Clip",
-    "Sigmoid",
-    "Tanh",
-    "HardSigmoid",
-    "HardSwish",
-    "MaxPool",
-    "AveragePool",
-    "GlobalAveragePool",
-    "GlobalMaxPool",
-    "Flatten",
-    "Reshape",
-    "Transpose",
-    "Squeeze",
-    "Unsqueeze",
-    "Concat",
-    "Split",
-    "Slice",
-    "Gather",
-    "Cast",
-    "Pad",
-    "Resize",
-    "Softmax",
-    "ReduceMean",
-    "BatchNormalization",
-    "Identity",
-    "Dropout",
-    "DequantizeLinear",
-    "QuantizeLinear",
-    "QLinearConv",
-    "QLinearMatMul",
-    "ConvInteger",
-    "MatMulInteger",
-];
+/// The ops in scope: a test is in scope when every node of its model is an op kiln deploys
+/// ([`spec::deployed_ops`], derived from the importer's op table) and its data passes
+/// [`load_case`]'s checks.
+fn ops() -> Vec<&'static str> {
+    spec::deployed_ops()
+}
 
 /// The quantization ops, whose tests may have int8 / uint8 / int32 inputs and outputs.
-const QUANT_OPS: &[&str] = &[
-    "QuantizeLinear",
-    "DequantizeLinear",
-    "QLinearConv",
-    "QLinearMatMul",
-    "ConvInteger",
-    "MatMulInteger",
-];
+fn quant_ops() -> Vec<&'static str> {
+    spec::quant_ops().collect()
+}
 
 /// The DESIGN f32 contract: `|got − expected| ≤ atol + rtol·|expected|`.
 const ATOL: f32 = 1e-5;
@@ -347,8 +302,9 @@ fn load_case(dir: &Path) -> Result<Loaded, String> {
     let Some(graph) = model.graph.as_mut() else {
         return Err("the model has no graph".into());
     };
+    let (ops, quant_ops) = (ops(), quant_ops());
     let ours = |n: &pb::NodeProto| {
-        (n.domain.is_empty() || n.domain == "ai.onnx") && OPS.contains(&n.op_type.as_str())
+        (n.domain.is_empty() || n.domain == "ai.onnx") && ops.contains(&n.op_type.as_str())
     };
     if graph.node.is_empty() || !graph.node.iter().all(ours) {
         return Ok(Loaded::NotOurs);
@@ -358,7 +314,7 @@ fn load_case(dir: &Path) -> Result<Loaded, String> {
     let quantized = graph
         .node
         .iter()
-        .any(|n| QUANT_OPS.contains(&n.op_type.as_str()));
+        .any(|n| quant_ops.contains(&n.op_type.as_str()));
     let io_ok = |et: Option<i32>| et == Some(DataType::Float as i32) || (quantized && io_type(et));
     let data = dir.join("test_data_set_0");
     let inits: HashSet<String> = graph.initializer.iter().map(|t| t.name.clone()).collect();

@@ -72,16 +72,20 @@ fn len_of(graph: &pb::GraphProto, value: &str) -> Option<usize> {
 
 /// Returns the model with every integer operator rewritten (see the module docs) and the names
 /// of the int32 `Cast`s it wrote, or `None` when it has no integer operator.
+/// The standard-domain integer ops this module rewrites into QDQ form.
+pub(crate) const OPS: &[&str] = &[
+    "QLinearConv",
+    "QLinearMatMul",
+    "ConvInteger",
+    "MatMulInteger",
+];
+
 pub(crate) fn rewrite(
     proto: &pb::ModelProto,
 ) -> Option<(pb::ModelProto, std::collections::HashSet<String>)> {
     let graph = proto.graph.as_ref()?;
     let integer = |n: &pb::NodeProto| {
-        (n.domain.is_empty() || n.domain == "ai.onnx")
-            && matches!(
-                n.op_type.as_str(),
-                "QLinearConv" | "QLinearMatMul" | "ConvInteger" | "MatMulInteger"
-            )
+        (n.domain.is_empty() || n.domain == "ai.onnx") && OPS.contains(&n.op_type.as_str())
     };
     if !graph.node.iter().any(integer) {
         return None;

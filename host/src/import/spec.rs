@@ -102,6 +102,23 @@ impl std::fmt::Debug for OpSpec {
     }
 }
 
+/// The quantization ops kiln deploys (not in [`table`]: the QDQ pass absorbs `QuantizeLinear` /
+/// `DequantizeLinear` pairs, and the integer ops are rewritten into QDQ form before it).
+pub fn quant_ops() -> impl Iterator<Item = &'static str> {
+    ["QuantizeLinear", "DequantizeLinear"]
+        .into_iter()
+        .chain(super::qlinear::OPS.iter().copied())
+}
+
+/// Every standard-domain op type kiln deploys (sorted, once each): the families' [`table`]
+/// and [`quant_ops`]. What conformance runs is derived from this list.
+pub fn deployed_ops() -> Vec<&'static str> {
+    let mut ops: Vec<&str> = table().map(|s| s.op_type).chain(quant_ops()).collect();
+    ops.sort_unstable();
+    ops.dedup();
+    ops
+}
+
 /// Every supported op, family by family.
 pub fn table() -> impl Iterator<Item = &'static OpSpec> {
     [
