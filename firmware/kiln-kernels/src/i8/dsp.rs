@@ -22,19 +22,19 @@ pub fn lane_hi(v: u32) -> i32 {
 pub fn smlad(a: u32, b: u32, acc: i32) -> i32 {
     #[cfg(all(target_arch = "arm", target_feature = "dsp"))]
     {
-        let r: i32;
-        // SAFETY: a pure register operation; it touches no memory and only the Q flag.
+        let mut acc = acc;
+        // SAFETY: a pure register operation; it touches no memory and only the Q flag. The
+        // accumulator is read and written in one register (no copies in the MAC loops).
         unsafe {
             core::arch::asm!(
-                "smlad {r}, {a}, {b}, {acc}",
-                r = lateout(reg) r,
+                "smlad {acc}, {a}, {b}, {acc}",
+                acc = inout(reg) acc,
                 a = in(reg) a,
                 b = in(reg) b,
-                acc = in(reg) acc,
                 options(pure, nomem, nostack),
             );
         }
-        r
+        acc
     }
     #[cfg(not(all(target_arch = "arm", target_feature = "dsp")))]
     {

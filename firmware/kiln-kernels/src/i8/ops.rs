@@ -303,16 +303,10 @@ pub fn conv2d(
     out: &mut [i8],
 ) {
     let g = Geom::new(p);
-    let kw = (g.icg * g.khw).div_ceil(2);
+    let k4 = (g.icg * g.khw).div_ceil(4) * 4;
     // im2col: two output channels per group share each column; `in_zp` must fit a 16-bit lane
-    // (padding taps read it); the scratch holds the columns, the tap offsets and at least one
-    // channel pair's packed weights.
-    if g.ocg >= 2
-        && g.whole_groups()
-        && kw > 0
-        && i16::try_from(p.in_zp).is_ok()
-        && 3 * kw <= SCRATCH
-    {
+    // (padding taps read it); the scratch holds two pixels' columns and the tap offsets.
+    if g.ocg >= 2 && g.whole_groups() && k4 > 0 && i16::try_from(p.in_zp).is_ok() && k4 <= COL_K {
         return conv_gemm(p, &g, x, w, bias, mult, shift, out);
     }
     // Depthwise: the padded channel is an i8 buffer, so `in_zp` must be an i8.
@@ -333,10 +327,10 @@ pub fn conv2d(
     conv_direct(p, &g, x, w, bias, mult, shift, out);
 }
 
-/// 8-byte units of stack scratch of [`conv_gemm`]: the column pair, the tap offsets and the
-/// packed weights of a block of output channels, `kw` units each (4 KiB).
-const SCRATCH: usize = 512;
-/// Most output channels [`conv_gemm`] packs at once (even).
+/// Most taps per output channel (rounded up to 4) [`conv_gemm`] takes: its stack scratch holds
+/// two pixels' columns (`k / 2` words each) and the tap offsets (`k` words), 4.5 KiB.
+const COL_K: usize = 576;
+/// Output channels whose constants [`conv_gemm`] decodes at once (even).
 const BLOCK_MAX: usize = 32;
 /// Bytes of [`conv_gemm`]'s padded copy of a group's input.
 const PAD_BUF: usize = 1024;
@@ -369,42 +363,81 @@ fn pack(lo: i32, hi: i32) -> u32 {
     (lo as u32 & 0xffff) | ((hi as u32) << 16)
 }
 
-/// Two words in one `u64` (`lo` in bits 0..32), the two operands of one step of [`dot22`].
+/// Four int8 weights as one little-endian word (one unaligned load on Armv7-M).
 #[inline(always)]
-fn pair(lo: u32, hi: u32) -> u64 {
-    lo as u64 | (hi as u64) << 32
+fn word4(c: &[i8]) -> u32 {
+    u32::from_le_bytes([c[0] as u8, c[1] as u8, c[2] as u8, c[3] as u8])
 }
 
-/// `[a0 + c0·w0, a1 + c0·w1, a0 + c1·w0, a1 + c1·w1]` for two columns `c` and two weight rows
-/// `w`, both paired per unit (`c[j] = pair(c0[j], c1[j])`, each word two 16-bit lanes): per
-/// unit, 4 loads and 8 `smlaxy` for 8 MACs on Armv7E-M.
+/// The last `c.len() < 4` weights of a channel as a word, zero above them.
 #[inline(always)]
-fn dot22(c: &[u64], w: &[u64], a0: i32, a1: i32) -> [i32; 4] {
-    let (mut s00, mut s01, mut s10, mut s11) = (a0, a1, a0, a1);
-    for (&cc, &ww) in c.iter().zip(w) {
+fn word_tail(c: &[i8]) -> u32 {
+    c.iter()
+        .enumerate()
+        .fold(0, |v, (i, &b)| v | (b as u8 as u32) << (8 * i))
+}
+
+/// The column words of taps `4j..4j + 4` of two pixels `a`, `b` times the weight words `wa`,
+/// `wb` of two channels, added to `s = [a·wa, a·wb, b·wa, b·wb]`. A column group is
+/// `[a(t0, t2), a(t1, t3), b(t0, t2), b(t1, t3)]` (16-bit lanes), the lane order `SXTB16` gives
+/// the weights, so each of the 8 `SMLAD`s does two MACs.
+#[inline(always)]
+fn quad(c: &[u32], wa: u32, wb: u32, s: &mut [i32; 4]) {
+    let (a02, a13, b02, b13) = (sxtb16(wa), sxtb16_ror8(wa), sxtb16(wb), sxtb16_ror8(wb));
+    s[0] = smlad(c[1], a13, smlad(c[0], a02, s[0]));
+    s[1] = smlad(c[1], b13, smlad(c[0], b02, s[1]));
+    s[2] = smlad(c[3], a13, smlad(c[2], a02, s[2]));
+    s[3] = smlad(c[3], b13, smlad(c[2], b02, s[3]));
+}
+
+/// Two pixels' columns `col` times two channels' int8 weights `wa`, `wb` (read in place, whole
+/// groups of 4 only: `col.len() == wa.len() == wb.len()`), added to `s` as [`quad`] does.
+#[inline(never)]
+fn dot22(col: &[u32], wa: &[i8], wb: &[i8], s: &mut [i32; 4]) {
+    let n = col.len().min(wa.len()).min(wb.len()) / 4;
+    let (col, wa, wb) = (&col[..4 * n], &wa[..4 * n], &wb[..4 * n]);
+    let [mut s0, mut s1, mut s2, mut s3] = *s;
+    for j in 0..n {
         // Keeps LLVM from unrolling: the unrolled body spills the accumulators on Armv7-M.
         core::hint::black_box(());
-        let (c0, c1, w0, w1) = (cc as u32, (cc >> 32) as u32, ww as u32, (ww >> 32) as u32);
-        s00 = smlad(c0, w0, s00);
-        s01 = smlad(c0, w1, s01);
-        s10 = smlad(c1, w0, s10);
-        s11 = smlad(c1, w1, s11);
+        let (x, y) = (word4(&wa[4 * j..4 * j + 4]), word4(&wb[4 * j..4 * j + 4]));
+        let c = &col[4 * j..4 * j + 4];
+        let (a, b) = (sxtb16(x), sxtb16(y));
+        s0 = smlad(c[0], a, s0);
+        s1 = smlad(c[0], b, s1);
+        s2 = smlad(c[2], a, s2);
+        s3 = smlad(c[2], b, s3);
+        let (a, b) = (sxtb16_ror8(x), sxtb16_ror8(y));
+        s0 = smlad(c[1], a, s0);
+        s1 = smlad(c[1], b, s1);
+        s2 = smlad(c[3], a, s2);
+        s3 = smlad(c[3], b, s3);
     }
-    [s00, s01, s10, s11]
+    *s = [s0, s1, s2, s3];
 }
 
-/// The column pair of two output pixels times every channel pair of the block, started at
-/// the channels' `acc0`: `sums[2 * c..][..2]` = channel `c` at both pixels.
+/// The columns of two output pixels times every channel pair of the block (`acc0.len()`
+/// channels of `k` weights each in `wblk`; an odd last channel pairs with itself), started at
+/// the channels' `acc0`: `sums[2 * c..][..2]` = channel `c` at both pixels. `tails[c]`: channel
+/// `c`'s last `k % 4` weights as a word ([`word_tail`]).
 #[inline(never)]
-fn gemm_pairs(col: &[u64], wblk: &[u64], acc0: &[i32], sums: &mut [i32]) {
-    let kw = col.len();
-    for ((wq, a), s) in wblk
-        .chunks_exact(kw)
-        .zip(acc0.chunks_exact(2))
-        .zip(sums.chunks_exact_mut(4))
-    {
-        let [s00, s01, s10, s11] = dot22(col, wq, a[0], a[1]);
-        s.copy_from_slice(&[s00, s10, s01, s11]);
+fn gemm_pairs(col: &[u32], wblk: &[i8], k: usize, acc0: &[i32], tails: &[u32], sums: &mut [i32]) {
+    let nc = acc0.len();
+    let full = k / 4 * 4;
+    let (body, tail) = col.split_at(full.min(col.len()));
+    for q in 0..nc.div_ceil(2) {
+        let (ca, cb) = (2 * q, (2 * q + 1).min(nc - 1));
+        let (wa, wb) = (&wblk[ca * k..][..full], &wblk[cb * k..][..full]);
+        let mut s = [acc0[ca], acc0[cb], acc0[ca], acc0[cb]];
+        dot22(body, wa, wb, &mut s);
+        if full < k {
+            quad(&tail[..4], tails[ca], tails[cb], &mut s);
+        }
+        let [s00, s01, s10, s11] = s;
+        sums[2 * ca..][..2].copy_from_slice(&[s00, s10]);
+        if cb != ca {
+            sums[2 * cb..][..2].copy_from_slice(&[s01, s11]);
+        }
     }
 }
 
@@ -438,14 +471,15 @@ fn gemm_out<const SHORT: bool>(
     }
 }
 
-/// Fills the column pair `col` with the taps of output pixels `a` and `b` (`(oy, ox, inside)`),
-/// in the weights' order `(icl, ky, kx)`; taps outside the input read `in_zp` (`zz` = it in both
-/// lanes). `toff` holds the tap offsets of an interior window, paired like `col`.
+/// Fills the columns `col` (groups as [`quad`] reads them) with the taps of output pixels `a`
+/// and `b` (`(oy, ox, inside)`), in the weights' order `(icl, ky, kx)`; taps outside the input
+/// read `in_zp` (`zz` = it in both lanes). `toff` holds the tap offsets of an interior window
+/// (taps beyond `k` repeat tap 0: their weights are 0).
 #[inline(never)]
 fn fill_cols(
     g: &Geom,
-    col: &mut [u64],
-    toff: &[u64],
+    col: &mut [u32],
+    toff: &[u32],
     xg: &[i8],
     a: (usize, usize, bool),
     b: (usize, usize, bool),
@@ -454,14 +488,16 @@ fn fill_cols(
     let base = |oy: usize, ox: usize| (oy * g.s_h - g.pad_t) * g.in_w + ox * g.s_w - g.pad_l;
     if a.2 && b.2 {
         let (xa, xb) = (&xg[base(a.0, a.1)..], &xg[base(b.0, b.1)..]);
-        for (cw, &t) in col.iter_mut().zip(toff) {
-            let (t0, t1) = (t as u32 as usize, (t >> 32) as usize);
-            let lo = pack(xa[t0] as i32, xa[t1] as i32);
-            *cw = pair(lo, pack(xb[t0] as i32, xb[t1] as i32));
+        for (c, t) in col.chunks_exact_mut(4).zip(toff.chunks_exact(4)) {
+            let (t0, t1, t2, t3) = (t[0] as usize, t[1] as usize, t[2] as usize, t[3] as usize);
+            c[0] = pack(xa[t0] as i32, xa[t2] as i32);
+            c[1] = pack(xa[t1] as i32, xa[t3] as i32);
+            c[2] = pack(xb[t0] as i32, xb[t2] as i32);
+            c[3] = pack(xb[t1] as i32, xb[t3] as i32);
         }
         return;
     }
-    col.fill(pair(zz, zz));
+    col.fill(zz);
     for (lane, (oy, ox, _)) in [a, b].into_iter().enumerate() {
         let by = (oy * g.s_h) as isize - g.pad_t as isize;
         let bx = (ox * g.s_w) as isize - g.pad_l as isize;
@@ -479,11 +515,10 @@ fn fill_cols(
                 let t0 = icl * g.khw + ky * g.k_w;
                 let mut i = iy * g.in_w + ix;
                 for t in t0 + kx_lo..t0 + kx_hi {
-                    // Tap `t` is 16-bit lane `t % 2` of word `lane` of unit `t / 2`.
-                    let sh = 32 * lane + 16 * (t % 2);
-                    let v = (xp[i] as i32 as u64 & 0xffff) << sh;
-                    let cw = &mut col[t / 2];
-                    *cw = (*cw & !(0xffff << sh)) | v;
+                    // Tap `t`: group `t / 4`, word `2 * lane + t % 2`, lane `(t % 4) / 2`.
+                    let cw = &mut col[4 * (t / 4) + 2 * lane + t % 2];
+                    let sh = 16 * ((t % 4) / 2);
+                    *cw = (*cw & !(0xffff << sh)) | (xp[i] as i32 as u32 & 0xffff) << sh;
                     i += g.d_w;
                 }
             }
@@ -491,10 +526,10 @@ fn fill_cols(
     }
 }
 
-/// im2col conv for groups with at least two output channels: per block of output channels the
-/// weights are packed once (pairs of taps per word, channel pairs per unit); then, for every
-/// pair of output pixels, their columns are gathered (raw `x`, padding = `in_zp`), multiplied
-/// with every channel pair ([`gemm_pairs`]) and requantized ([`gemm_out`]).
+/// im2col conv for groups with at least two output channels: for every pair of output pixels
+/// their columns are gathered once per block of channels (raw `x` as 16-bit lanes, padding =
+/// `in_zp`) and multiplied with every channel pair's int8 weights, read in place
+/// ([`gemm_pairs`]), then requantized ([`gemm_out`]).
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
 fn conv_gemm(
@@ -508,7 +543,7 @@ fn conv_gemm(
     out: &mut [i8],
 ) {
     let k = g.icg * g.khw;
-    let kw = k.div_ceil(2);
+    let k4 = k.div_ceil(4) * 4;
     let off = p.in_zp.wrapping_neg();
     let bounded = acc_bounded(bias, k, p.in_zp);
     let zz = pack(p.in_zp, p.in_zp);
@@ -539,26 +574,20 @@ fn conv_gemm(
     };
     let g = if copy { &gp } else { g };
 
-    let mut scratch = [0u64; SCRATCH];
-    let (col, rest) = scratch.split_at_mut(kw);
-    let (toff, wbuf) = rest.split_at_mut(kw);
-    // Tap offsets from the window's top-left input element; an odd `k` repeats tap 0 in the
-    // spare lane (its packed weight is 0).
+    let mut scratch = [0u32; 2 * COL_K];
+    let (col, toff) = scratch.split_at_mut(COL_K);
+    let (col, toff) = (&mut col[..k4], &mut toff[..k4]);
+    // Tap offsets from the window's top-left input element; taps beyond `k` repeat tap 0.
     let mut t = 0;
     for icl in 0..g.icg {
         for ky in 0..g.k_h {
             for kx in 0..g.k_w {
-                let o = (icl * g.ihw + ky * g.d_h * g.in_w + kx * g.d_w) as u64;
-                toff[t / 2] |= o << (32 * (t % 2));
+                toff[t] = (icl * g.ihw + ky * g.d_h * g.in_w + kx * g.d_w) as u32;
                 t += 1;
             }
         }
     }
 
-    // Channel pairs per block: as many as fit, spread evenly over the blocks.
-    let npairs = g.ocg.div_ceil(2);
-    let cap = (wbuf.len() / kw).min(BLOCK_MAX / 2);
-    let per_block = npairs.div_ceil(npairs.div_ceil(cap));
     let (oy_a, oy_b) = g.full_rows();
     let (ox_a, ox_b) = g.full_cols();
     let pixel = |pos: usize| {
@@ -572,6 +601,9 @@ fn conv_gemm(
     let mut acc0 = [0i32; BLOCK_MAX];
     let mut rq = [Rq::default(); BLOCK_MAX];
     let mut sums = [0i32; 2 * BLOCK_MAX];
+    let mut tails = [0u32; BLOCK_MAX];
+    // Blocks of channels, as many as fit, spread evenly.
+    let per_block = g.ocg.div_ceil(g.ocg.div_ceil(BLOCK_MAX));
 
     for n in 0..p.batch as usize {
         for grp in 0..g.groups {
@@ -584,40 +616,32 @@ fn conv_gemm(
                 &x[(n * g.in_c + grp * g.icg) * g.ihw..][..g.icg * g.ihw]
             };
             let outg = &mut out[(n * g.out_c + grp * g.ocg) * g.ohw..][..g.ocg * g.ohw];
-            let mut q0 = 0;
-            while q0 < npairs {
-                let nq = per_block.min(npairs - q0);
-                let oc0 = 2 * q0;
-                // Channels of this block (the last may be odd: its pair partner repeats it).
-                let nc = (2 * nq).min(g.ocg - oc0);
-                for (q, wq) in wbuf.chunks_exact_mut(kw).take(nq).enumerate() {
-                    let oc = |lane: usize| grp * g.ocg + oc0 + (2 * q + lane).min(nc - 1);
-                    let (wa, wb) = (&w[oc(0) * k..][..k], &w[oc(1) * k..][..k]);
-                    let word = |c: &[i8]| pack(c[0] as i32, c.get(1).map_or(0, |&v| v as i32));
-                    for (dst, (ca, cb)) in wq.iter_mut().zip(wa.chunks(2).zip(wb.chunks(2))) {
-                        *dst = pair(word(ca), word(cb));
-                    }
-                    for (lane, wo) in [wa, wb].into_iter().enumerate() {
-                        let b0 = if bias.is_empty() { 0 } else { bias[oc(lane)] };
-                        acc0[2 * q + lane] = b0.wrapping_add(off.wrapping_mul(sum_i8(wo)));
-                        rq[2 * q + lane] = Rq::of(mult, shift, p.per_channel, oc(lane), bounded);
-                    }
+            let mut oc0 = 0;
+            while oc0 < g.ocg {
+                let nc = per_block.min(g.ocg - oc0);
+                let c0 = grp * g.ocg + oc0;
+                let wblk = &w[c0 * k..][..nc * k];
+                for (c, wo) in wblk.chunks_exact(k).enumerate() {
+                    let b0 = if bias.is_empty() { 0 } else { bias[c0 + c] };
+                    acc0[c] = b0.wrapping_add(off.wrapping_mul(sum_i8(wo)));
+                    rq[c] = Rq::of(mult, shift, p.per_channel, c0 + c, bounded);
+                    tails[c] = word_tail(&wo[k / 4 * 4..]);
                 }
-                let wblk = &wbuf[..nq * kw];
                 let short = rq[..nc].iter().all(|r| r.fast);
                 let outb = &mut outg[oc0 * g.ohw..][..nc * g.ohw];
                 for pos in (0..g.ohw).step_by(2) {
                     let two = pos + 1 < g.ohw;
                     let b = if two { pixel(pos + 1) } else { pixel(pos) };
                     fill_cols(g, col, toff, xg, pixel(pos), b, zz);
-                    gemm_pairs(col, wblk, &acc0[..2 * nq], &mut sums[..4 * nq]);
+                    let (a0, t0) = (&acc0[..nc], &tails[..nc]);
+                    gemm_pairs(col, wblk, k, a0, t0, &mut sums[..2 * nc]);
                     if short {
                         gemm_out::<true>(&sums, &rq[..nc], &oq, outb, g.ohw, pos, two);
                     } else {
                         gemm_out::<false>(&sums, &rq[..nc], &oq, outb, g.ohw, pos, two);
                     }
                 }
-                q0 += nq;
+                oc0 += nc;
             }
         }
     }
