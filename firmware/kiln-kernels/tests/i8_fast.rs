@@ -411,7 +411,7 @@ fn naive_dense(
             let mut acc = if bias.is_empty() { 0 } else { bias[j] };
             for kk in 0..k {
                 let av = (a[r * k + kk] as i32).wrapping_add(off);
-                acc = acc.wrapping_add(av.wrapping_mul(w[kk * n + j] as i32));
+                acc = acc.wrapping_add(av.wrapping_mul(w[j * k + kk] as i32));
             }
             let c = if p.per_channel { j } else { 0 };
             let v = multiply_by_quantized_multiplier(acc, mult[c], shift[c]).wrapping_add(p.out_zp);

@@ -458,13 +458,12 @@ impl Lowering<'_> {
                 }
                 let (kk, n) = (p.k as usize, p.n as usize);
                 let w = const_f32(src, node.inputs[1])?;
-                // Channels are columns: quantize the transpose, then transpose back.
+                // Channels are columns: the int8 kernel takes the transpose, `[n, k]`.
                 let wt: Vec<f32> = (0..n * kk).map(|i| w[(i % kk) * n + i / kk]).collect();
                 let wl = self.weighted(node, p.act, &wt, n, 1)?;
                 let (xq, oq, per_channel) = (wl.xq, wl.oq, wl.tables.mult.len() > 1);
                 let (act_min, act_max) = wl.clamp;
-                let wq: Vec<i8> = (0..kk * n).map(|i| wl.wq[(i % n) * kk + i / n]).collect();
-                let wid = self.int8_const(node.inputs[1], wq, wl.ws, 1);
+                let wid = self.int8_const_shaped(node.inputs[1], vec![n, kk], wl.wq, wl.ws, 0);
                 Ok(QNode {
                     op: QOp::Dense(q::QDenseP {
                         batch: p.batch,
@@ -829,12 +828,25 @@ impl Lowering<'_> {
         scales: Vec<f32>,
         axis: usize,
     ) -> TensorId {
+        let shape = self.src.tensors[of].shape.clone();
+        self.int8_const_shaped(of, shape, values, scales, axis)
+    }
+
+    /// [`Self::int8_const`] laid out as `shape` (e.g. a transpose of `of`).
+    fn int8_const_shaped(
+        &mut self,
+        of: TensorId,
+        shape: Vec<usize>,
+        values: Vec<i8>,
+        scales: Vec<f32>,
+        axis: usize,
+    ) -> TensorId {
         let src = &self.src.tensors[of];
         let zp = vec![0; scales.len()];
         let axis = (scales.len() > 1).then_some(axis);
         self.out.add_tensor(Tensor {
             name: format!("{}:int8", src.name),
-            shape: src.shape.clone(),
+            shape,
             dtype: DType::I8,
             qdata: Some(values),
             quant: Some(QParams {

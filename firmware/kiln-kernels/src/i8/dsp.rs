@@ -113,6 +113,57 @@ pub fn sxtb16_ror8(v: u32) -> u32 {
     }
 }
 
+/// `acc` plus bytes 0 and 2 of `v` sign-extended, lane by lane, wrapping in 16 bits (`SXTAB16`).
+#[inline(always)]
+pub fn sxtab16(acc: u32, v: u32) -> u32 {
+    #[cfg(all(target_arch = "arm", target_feature = "dsp"))]
+    {
+        let r: u32;
+        // SAFETY: a pure register operation.
+        unsafe {
+            core::arch::asm!(
+                "sxtab16 {r}, {acc}, {v}",
+                r = lateout(reg) r,
+                acc = in(reg) acc,
+                v = in(reg) v,
+                options(pure, nomem, nostack, preserves_flags),
+            );
+        }
+        r
+    }
+    #[cfg(not(all(target_arch = "arm", target_feature = "dsp")))]
+    {
+        let e = sxtb16(v);
+        let lo = (acc as u16).wrapping_add(e as u16) as u32;
+        let hi = ((acc >> 16) as u16).wrapping_add((e >> 16) as u16) as u32;
+        lo | hi << 16
+    }
+}
+
+/// [`sxtab16`] of bytes 1 and 3 (`SXTAB16` with `ROR #8`).
+#[inline(always)]
+pub fn sxtab16_ror8(acc: u32, v: u32) -> u32 {
+    #[cfg(all(target_arch = "arm", target_feature = "dsp"))]
+    {
+        let r: u32;
+        // SAFETY: a pure register operation.
+        unsafe {
+            core::arch::asm!(
+                "sxtab16 {r}, {acc}, {v}, ror #8",
+                r = lateout(reg) r,
+                acc = in(reg) acc,
+                v = in(reg) v,
+                options(pure, nomem, nostack, preserves_flags),
+            );
+        }
+        r
+    }
+    #[cfg(not(all(target_arch = "arm", target_feature = "dsp")))]
+    {
+        sxtab16(acc, v >> 8)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +177,8 @@ mod tests {
         assert_eq!(sxtb16(0x007f_ff01), 0x007f_0001);
         assert_eq!(sxtb16(0x1280_3481), 0xff80_ff81);
         assert_eq!(sxtb16_ror8(0x1280_3481), 0x0012_0034);
+        assert_eq!(sxtab16(0x0080_ff80, 0x1280_3481), 0x0000_ff01);
+        assert_eq!(sxtab16_ror8(0x0001_0002, 0x1280_3481), 0x0013_0036);
         assert_eq!(smmulr(i32::MIN, i32::MIN), 1 << 30);
         assert_eq!(smmulr(-3, 1 << 30), -1);
         assert_eq!(smmulr(3, 1 << 30), 1);

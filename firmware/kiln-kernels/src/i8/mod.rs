@@ -8,7 +8,8 @@
 //! - Bias: int32, `scale = in_scale * w_scale[c]`, `zp = 0`.
 //!
 //! Layout is the f32 module's: dense row-major, NCHW; conv weights `[out_c, in_c / groups, k_h,
-//! k_w]`; dense weights `[k, n]`. Parameter types hold only integers, floats, bools and fixed
+//! k_w]`; int8 dense weights `[n, k]` (one row per output column, the order the dot
+//! products read; the f32 dense is `[k, n]`). Parameter types hold only integers, floats, bools and fixed
 //! arrays, so their `Debug` text is a valid Rust literal (with `use kiln_kernels::i8::*;` in scope);
 //! [`StridedP`], [`GatherP`] and [`MAX_RANK`] are the f32 module's own (pure data movement),
 //! re-exported here.
@@ -176,8 +177,9 @@ pub struct QConv2dP {
 }
 
 /// int8 fully-connected / MatMul with constant weights:
-/// `out[r, j] = clamp(mbqm(bias[j] + Σ_k (a[r, k] - in_zp) * w[k, j], mult[j], shift[j]) + out_zp)`
-/// for the `batch * m` rows `r`. Inputs: `a [batch, m, k]`, `w [k, n]`; tables `bias [n]`
+/// `out[r, j] = clamp(mbqm(bias[j] + Σ_k (a[r, k] - in_zp) * w[j, k], mult[j], shift[j]) + out_zp)`
+/// for the `batch * m` rows `r`. Inputs: `a [batch, m, k]`, `w [n, k]` (transposed: each output
+/// column's weights contiguous); tables `bias [n]`
 /// (optional), `mult`, `shift` (`n` entries, or one when `per_channel` is false).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct QDenseP {

@@ -21,7 +21,7 @@
 //!   (`conv_pairs`): direct, two output channels' weights per word, each input byte feeding an
 //!   `smlabb` and an `smlabt`. Only odd cases (zero points outside i8, `k > 1024`, groups that
 //!   do not divide the channels) take the plain per-tap loop (`conv_direct`).
-//! - **Dense**: `k` outer, four output columns in registers inner.
+//! - **Dense**: weights `[n, k]`; two output columns per pass, four taps per `SMLAD` pair.
 //! - **Add / Sub**: the per-operand rescaling is tabulated (256 entries each) for large tensors.
 //! - Hot loops live in small `#[inline(never)]` functions, and `core::hint::black_box` (which
 //!   compiles to nothing) keeps a few loops rolled or a few loads in place: inlined into one big
@@ -1119,38 +1119,47 @@ fn conv_direct(
 // ---------------------------------------------------------------------------------------------
 // Dense
 
-/// `acc[t] += Σ_k (a[k] + off) * w[k * n + j0 + t]`, four columns in registers, `k` outer
-/// (`j0 + 4 <= n`, `w` holds `a.len()` rows of `n`).
+/// `[s0 + Σ (a[i] + off) * wa[i], s1 + Σ (a[i] + off) * wb[i]]`: four taps per step, the input
+/// offset added in the 16-bit lanes as `a` is widened (`SXTAB16`, `off` in both lanes of
+/// `offs`; `a + off` must fit 16 bits), the weights widened by `SXTB16`, 4 `SMLAD`s per 8 MACs.
 #[inline(never)]
-fn dense4(a: &[i8], off: i32, w: &[i8], n: usize, j0: usize, acc: &mut [i32; 4]) {
-    let mut s = *acc;
-    for (&av, wr) in a.iter().zip(w.chunks_exact(n)) {
-        // Keeps LLVM from unrolling (the unrolled body spills on Armv7-M).
-        core::hint::black_box(());
-        let av = (av as i32).wrapping_add(off);
-        let wr = &wr[j0..j0 + 4];
-        for t in 0..4 {
-            s[t] = s[t].wrapping_add(av.wrapping_mul(wr[t] as i32));
+fn dense2(a: &[i8], wa: &[i8], wb: &[i8], off: i32, offs: u32, s: [i32; 2]) -> [i32; 2] {
+    let k = a.len().min(wa.len()).min(wb.len());
+    let n = k / 4;
+    let [mut s0, mut s1] = s;
+    {
+        let (a4, wa4, wb4) = (&a[..4 * n], &wa[..4 * n], &wb[..4 * n]);
+        for j in 0..n {
+            // Keeps LLVM from unrolling (the unrolled body spills on Armv7-M).
+            core::hint::black_box(());
+            let x = word4(&a4[4 * j..4 * j + 4]);
+            let (x02, x13) = (sxtab16(offs, x), sxtab16_ror8(offs, x));
+            let (y, z) = (word4(&wa4[4 * j..4 * j + 4]), word4(&wb4[4 * j..4 * j + 4]));
+            s0 = smlad(x02, sxtb16(y), s0);
+            s0 = smlad(x13, sxtb16_ror8(y), s0);
+            s1 = smlad(x02, sxtb16(z), s1);
+            s1 = smlad(x13, sxtb16_ror8(z), s1);
         }
     }
-    *acc = s;
+    for i in 4 * n..k {
+        let av = (a[i] as i32).wrapping_add(off);
+        s0 = s0.wrapping_add(av.wrapping_mul(wa[i] as i32));
+        s1 = s1.wrapping_add(av.wrapping_mul(wb[i] as i32));
+    }
+    [s0, s1]
 }
 
-/// One output column: `acc + Σ_k (a[k] + off) * w[k * n + j]`.
+/// One output column: `acc + Σ_k (a[k] + off) * w[k]` (any `off`).
 #[inline(never)]
-fn dense1(a: &[i8], off: i32, w: &[i8], n: usize, j: usize, acc: i32) -> i32 {
-    let mut s = acc;
-    if a.is_empty() {
-        return s;
-    }
-    for (&av, wv) in a.iter().zip(w[j..].iter().step_by(n)) {
-        s = s.wrapping_add((av as i32).wrapping_add(off).wrapping_mul(*wv as i32));
-    }
-    s
+fn dense1(a: &[i8], off: i32, w: &[i8], acc: i32) -> i32 {
+    a.iter().zip(w).fold(acc, |s, (&av, &wv)| {
+        s.wrapping_add((av as i32).wrapping_add(off).wrapping_mul(wv as i32))
+    })
 }
 
-/// int8 fully-connected (see [`QDenseP`]): `k` outer, four output columns in registers inner,
-/// reading the weight rows contiguously; the i32 sums are order-independent.
+/// int8 fully-connected (see [`QDenseP`]; weights `[n, k]`): output columns in pairs, each a
+/// dot product over contiguous rows ([`dense2`]); zero points whose offset does not fit the
+/// 16-bit lanes take the scalar [`dense1`]. The i32 sums are order-independent.
 pub fn dense(
     p: &QDenseP,
     a: &[i8],
@@ -1164,28 +1173,32 @@ pub fn dense(
     let rows = p.batch as usize * m;
     let off = p.in_zp.wrapping_neg();
     let bounded = acc_bounded(bias, k, p.in_zp);
+    // `a + off` in a 16-bit lane for every int8 `a`.
+    let lanes = (-32_639..=32_639).contains(&off);
+    let offs = pack(off, off);
     let oq = OutQ {
         zp: p.out_zp,
         lo: p.act_min,
         hi: p.act_max,
     };
+    let w = &w[..k * n];
+    let init = |j: usize| if bias.is_empty() { 0 } else { bias[j] };
     for r in 0..rows {
         let ar = &a[r * k..][..k];
         let orow = &mut out[r * n..][..n];
-        let w = &w[..k * n];
-        let init = |j: usize| if bias.is_empty() { 0 } else { bias[j] };
-        let mut j0 = 0;
-        while j0 + 4 <= n {
-            let mut acc = [init(j0), init(j0 + 1), init(j0 + 2), init(j0 + 3)];
-            dense4(ar, off, w, n, j0, &mut acc);
-            for (t, &s) in acc.iter().enumerate() {
-                orow[j0 + t] = oq.out(&Rq::of(mult, shift, p.per_channel, j0 + t, bounded), s);
+        let mut j = 0;
+        while lanes && j + 2 <= n {
+            let (wa, wb) = (&w[j * k..][..k], &w[(j + 1) * k..][..k]);
+            let s = dense2(ar, wa, wb, off, offs, [init(j), init(j + 1)]);
+            for (t, &v) in s.iter().enumerate() {
+                let rq = Rq::of(mult, shift, p.per_channel, j + t, bounded);
+                orow[j + t] = oq.out(&rq, v);
             }
-            j0 += 4;
+            j += 2;
         }
-        for (j, o) in orow.iter_mut().enumerate().skip(j0) {
-            let s = dense1(ar, off, w, n, j, init(j));
-            *o = oq.out(&Rq::of(mult, shift, p.per_channel, j, bounded), s);
+        for (jj, o) in orow.iter_mut().enumerate().skip(j) {
+            let s = dense1(ar, off, &w[jj * k..][..k], init(jj));
+            *o = oq.out(&Rq::of(mult, shift, p.per_channel, jj, bounded), s);
         }
     }
 }

@@ -110,7 +110,7 @@ pub fn ref_dense(
         for j in 0..n {
             let mut acc: i64 = if bias.is_empty() { 0 } else { bias[j] as i64 };
             for kk in 0..k {
-                acc += (a[r * k + kk] as i64 - p.in_zp as i64) * w[kk * n + j] as i64;
+                acc += (a[r * k + kk] as i64 - p.in_zp as i64) * w[j * k + kk] as i64;
             }
             let c = if p.per_channel { j } else { 0 };
             let v = ref_mbqm(acc as i32, mult[c], shift[c]) as i64 + p.out_zp as i64;
