@@ -60,6 +60,10 @@ pub enum Protocol {
     /// The MLPerf Tiny / EEMBC benchmark runner's ASCII protocol (docs/MLPERF_TINY.md);
     /// `model` is the id `profile` reports as `m-model-[...]`.
     MlperfTiny { model: String },
+    /// No model run: the firmware runs the int8 kernels' on-target check
+    /// (`kiln_kernels::i8::check`, `cases` per kernel from `seed`), prints its lines on the UART
+    /// and exits with success when nothing differed. The tests build it for every core.
+    KernelCheck { seed: u64, cases: u32 },
 }
 
 /// The result of generation.
@@ -454,6 +458,7 @@ fn main_rs(
     selftest: bool,
     n_selftest: u32,
     mlperf: Option<(TokenStream, TokenStream)>,
+    kernel_check: Option<(u64, u32)>,
 ) -> String {
     let board_name = &board.name;
     let stack = board.stack_reserve as u32;
@@ -464,6 +469,19 @@ fn main_rs(
             desc,
             entry,
         ),
+        None if kernel_check.is_some() => {
+            let (seed, cases) = kernel_check.unwrap_or_default();
+            let (seed, cases) = (Literal::u64_unsuffixed(seed), lit(cases as usize));
+            (
+                quote! { entry, ModelDesc },
+                quote! {},
+                quote! {
+                    kiln_rt::kernel_check(&DESC, model::arena(), model::invoke, |w| {
+                        kiln_kernels::i8::check::run(#seed, #cases, w).mismatches == 0
+                    })
+                },
+            )
+        }
         None if selftest => (
             quote! { entry, ModelDesc },
             quote! {},
@@ -817,6 +835,10 @@ pub fn generate(
                 Protocol::MlperfTiny { model } if selftest_bytes.is_none() => {
                     Some(mlperf_items(g, p, board, model))
                 }
+                _ => None,
+            },
+            match opts.protocol {
+                Protocol::KernelCheck { seed, cases } => Some((seed, cases)),
                 _ => None,
             },
         ),

@@ -227,6 +227,32 @@ pub fn selftest(desc: &ModelDesc, arena: &mut [u8], invoke: Invoke, samples: &[u
     selftest::run(desc, arena, invoke, samples, n)
 }
 
+/// Kernel-check mode: runs `check` (the kernel crate's on-target check, writing its lines to the
+/// UART and returning whether everything agreed), then prints the stack used and exits with
+/// that result. The model is not run; `arena` and `invoke` are only kept linked (with the
+/// weights), so the ELF reads like any kiln firmware.
+pub fn kernel_check(
+    desc: &ModelDesc,
+    arena: &mut [u8],
+    invoke: Invoke,
+    check: fn(&mut dyn core::fmt::Write) -> bool,
+) -> ! {
+    use core::fmt::Write;
+    core::hint::black_box((arena.as_mut_ptr(), invoke));
+    stack::paint();
+    let mut uart = uart::Uart::take();
+    let ok = check(&mut uart);
+    // Writes to the UART cannot fail.
+    let _ = writeln!(
+        uart,
+        "kernel-check: done on {}, stack used {} of {} bytes",
+        desc.board,
+        stack::used(),
+        desc.stack_reserve
+    );
+    exit::exit(ok)
+}
+
 /// MLPerf Tiny mode: speak the MLPerf Tiny / EEMBC benchmark runner's ASCII protocol on the
 /// UART forever (commands ending in `%`, replies ending in `m-ready`; see docs/MLPERF_TINY.md).
 /// `db` is the input buffer the runner's `db` commands fill: as many bytes as all inputs

@@ -153,7 +153,7 @@ pub fn run(a: BuildCmd) -> anyhow::Result<()> {
         protocol: a.protocol.name(),
         mlperf_model: match &protocol {
             Protocol::MlperfTiny { model } => Some(model.clone()),
-            Protocol::Kiln => None,
+            Protocol::Kiln | Protocol::KernelCheck { .. } => None,
         },
         folded: p.optimize.rewrites.iter().map(|r| r.to_string()).collect(),
         io: p.quant.as_ref().map_or(&[], |q| q.report.io.as_slice()),

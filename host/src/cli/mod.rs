@@ -353,6 +353,11 @@ pub fn build_firmware_for(
                 name.push("-mlperf-tiny");
                 PathBuf::from(name)
             }
+            crate::codegen::Protocol::KernelCheck { .. } => {
+                let mut name = out.into_os_string();
+                name.push("-kernel-check");
+                PathBuf::from(name)
+            }
         }
     });
     let spinner = progress::spinner(&format!(

@@ -106,6 +106,7 @@
 //! else panics; a stride or dilation of 0 is treated as 1; an unknown op / kind code leaves the
 //! output unwritten.
 
+pub mod check;
 pub mod dsp;
 pub mod fixedpoint;
 pub mod ops;

@@ -270,3 +270,17 @@ fn params_debug_is_a_rust_literal() {
         act_max: 127,
     });
 }
+
+/// The on-target kernel check (`--kernel-check` firmware) passes on the host too, with every
+/// kernel it names drawn many times.
+#[test]
+fn kernel_check_runs_and_agrees_on_the_host() {
+    let mut text = String::new();
+    let s = kiln_kernels::i8::check::run(0x6b69_6c6e, 300, &mut text);
+    assert_eq!(s.cases, 5 * 300, "{text}");
+    assert_eq!(s.mismatches, 0, "{text}");
+    assert!(
+        text.ends_with("kernel-check: 1500 cases, 0 mismatches\n"),
+        "{text}"
+    );
+}
