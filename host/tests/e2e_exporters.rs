@@ -1,6 +1,9 @@
 //! Sample models made by real exporters, end to end on the emulated M4F and M7: f32 and int8
 //! (kiln's own calibration) validate on each. PaddlePaddle (paddle2onnx): BatchNormalization
-//! folds away and Hardswish / Hardsigmoid run as single ops.
+//! folds away and Hardswish / Hardsigmoid run as single ops. PyTorch (torch.onnx.export,
+//! TorchScript exporter): the `view(x.size(0), -1)` shape subgraph folds away and Gemm with
+//! transB runs as a dense layer. keras2onnx: a file whose nodes are out of topological order
+//! (kiln sorts them), NHWC Transposes and a BatchNormalization between them that still folds.
 
 mod e2e_support;
 
@@ -60,6 +63,139 @@ fn paddle_mobilenet_v3_block_f32_and_int8_on_m4_and_m7() {
             r["quantization"]["f32_layers"], 0,
             "{:#}",
             r["quantization"]
+        );
+    }
+}
+
+/// `kiln inspect DIR/model.onnx --format json`, asserted to be fully supported.
+fn inspect(dir: &str) -> Value {
+    let o = kiln("e2e-exporters.db")
+        .args(["inspect", &format!("{dir}/model.onnx"), "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["supported"], true, "{r:#}");
+    r
+}
+
+/// The layers' `(op_type, kernel)`.
+fn layer_kinds(r: &Value) -> Vec<(String, String)> {
+    r["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            let s = |k: &str| l[k].as_str().unwrap().to_string();
+            (s("op_type"), s("kernel"))
+        })
+        .collect()
+}
+
+#[test]
+fn pytorch_lenet5_f32_and_int8_on_m4_and_m7() {
+    let dir = "models/pytorch-lenet5";
+    let r = inspect(dir);
+    assert_eq!(r["producer"], "pytorch 2.15.0", "{r:#}");
+    // The exporter's `Shape -> Gather -> Unsqueeze -> Concat -> Reshape` is folded away: no
+    // layer is left of it, not even the Reshape (a copy on the flattened arena).
+    let kinds = layer_kinds(&r);
+    let ops: Vec<&str> = kinds.iter().map(|(o, _)| o.as_str()).collect();
+    for op in [
+        "Shape",
+        "Gather",
+        "Unsqueeze",
+        "Concat",
+        "Reshape",
+        "Constant",
+    ] {
+        assert!(!ops.contains(&op), "{op} left: {ops:?}");
+    }
+    for op in ["Shape", "Gather", "Unsqueeze", "Concat"] {
+        assert!(r["ops"].get(op).is_none(), "{op}: {:#}", r["ops"]);
+    }
+    let want = [
+        ("Conv", "Conv2d"),
+        ("MaxPool", "Pool2d"),
+        ("Conv", "Conv2d"),
+        ("MaxPool", "Pool2d"),
+        ("Gemm", "Dense"),
+        ("Gemm", "Dense"),
+        ("Gemm", "Dense"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(o, k)| (o.to_string(), k.to_string()))
+        .collect();
+    assert_eq!(kinds, want, "{r:#}");
+    // Gemm transB=1: C5 is 400 -> 120 (weights [120, 400] + bias), the ReLUs fused.
+    let c5 = &r["layers"][4];
+    assert_eq!(c5["output_shape"], serde_json::json!([1, 120]), "{c5:#}");
+    assert_eq!(c5["params"], 400 * 120 + 120, "{c5:#}");
+    assert_eq!(c5["macs"], 400 * 120, "{c5:#}");
+    assert_eq!(r["macs"], 416_520, "{r:#}");
+    for board in ["mps2-an386", "mps2-an500"] {
+        let f = validate(dir, board, false);
+        assert_eq!(f["accuracy"]["device"], 1.0, "{f:#}");
+        let q = validate(dir, board, true);
+        assert_eq!(
+            q["quantization"]["f32_layers"], 0,
+            "{:#}",
+            q["quantization"]
+        );
+        assert_eq!(q["accuracy"]["device"], 1.0, "{q:#}");
+    }
+}
+
+/// Nodes of `DIR/model.onnx` that read a tensor no earlier node (nor an input or initializer)
+/// produced.
+fn nodes_read_later_outputs(dir: &str) -> usize {
+    let path = kiln_root().join(dir).join("model.onnx");
+    let proto = kiln::import::load_proto(&path).unwrap();
+    let g = proto.graph.unwrap();
+    let mut seen: std::collections::HashSet<String> =
+        g.input.iter().map(|i| i.name.clone()).collect();
+    seen.extend(g.initializer.iter().map(|i| i.name.clone()));
+    let mut late = 0;
+    for n in &g.node {
+        late += usize::from(n.input.iter().any(|i| !i.is_empty() && !seen.contains(i)));
+        seen.extend(n.output.iter().cloned());
+    }
+    late
+}
+
+#[test]
+fn keras2onnx_out_of_order_digits_f32_and_int8_on_m4_and_m7() {
+    let dir = "models/keras2onnx-digits";
+    // The file is as keras2onnx wrote it: not topologically sorted.
+    assert!(nodes_read_later_outputs(dir) > 0);
+    let r = inspect(dir);
+    assert_eq!(r["producer"], "keras2onnx 1.16.0", "{r:#}");
+    let kinds = layer_kinds(&r);
+    let ops: Vec<&str> = kinds.iter().map(|(o, _)| o.as_str()).collect();
+    // BatchNormalization sits between two Transposes (NCHW <-> NHWC) after the bias-less Conv:
+    // the pair cancels and it folds into the Conv; the Identity copies go.
+    assert!(!ops.contains(&"BatchNormalization"), "{ops:?}");
+    assert!(!ops.contains(&"Identity"), "{ops:?}");
+    assert_eq!(ops.iter().filter(|&&o| o == "Conv").count(), 4, "{ops:?}");
+    assert_eq!(ops.last(), Some(&"MatMul"), "{ops:?}");
+    assert!(
+        r["optimizations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o.as_str().unwrap().starts_with("folded BatchNormalization")),
+        "{:#}",
+        r["optimizations"]
+    );
+    for board in ["mps2-an386", "mps2-an500"] {
+        let f = validate(dir, board, false);
+        assert_eq!(f["accuracy"]["device"], 1.0, "{f:#}");
+        let q = validate(dir, board, true);
+        assert_eq!(
+            q["quantization"]["f32_layers"], 0,
+            "{:#}",
+            q["quantization"]
         );
     }
 }
