@@ -10,7 +10,7 @@ use super::*;
 
 /// Bytes of the input and weight buffers; output elements per case.
 const X_MAX: usize = 1024;
-const W_MAX: usize = 1024;
+const W_MAX: usize = 2048;
 const OUT_MAX: usize = 512;
 const C_MAX: usize = 32;
 
@@ -113,15 +113,21 @@ fn out_len(n: u32, k: u32, s: u32, d: u32, pad: u32) -> Option<u32> {
 
 fn conv_case(r: &mut Rng) -> Option<bool> {
     let depthwise = r.next().is_multiple_of(3);
-    let in_c = r.range(1, 12);
+    // One case in four has 576 taps per output (64 channels, 3 x 3): the im2col path that
+    // reads its weights in place; the others pack them.
+    let deep = !depthwise && r.next().is_multiple_of(4);
+    let in_c = if deep { 64 } else { r.range(1, 12) };
     let (groups, out_c) = if depthwise {
         (in_c, in_c * r.range(1, 2))
+    } else if deep {
+        (1, r.range(2, 3))
     } else {
         (1, r.range(1, 20))
     };
-    let k = r.range(1, 3);
+    let k = if deep { 3 } else { r.range(1, 3) };
     let (s, d, pad) = (r.range(1, 2), r.range(1, 2), r.range(0, 1));
-    let (in_h, in_w) = (r.range(1, 12), r.range(1, 12));
+    let side = if deep { 4 } else { 12 };
+    let (in_h, in_w) = (r.range(1, side), r.range(1, side));
     let out_h = out_len(in_h, k, s, d, pad)?;
     let out_w = out_len(in_w, k, s, d, pad)?;
     let icg = in_c / groups;

@@ -441,6 +441,56 @@ fn gemm_pairs(col: &[u32], wblk: &[i8], k: usize, acc0: &[i32], tails: &[u32], s
     }
 }
 
+/// Packs the channels of `wblk` (`k` weights each) in pairs for [`gemm_packed`]: per pair and
+/// group of 4 taps the words `[a02, a13, b02, b13]` ([`quad`]'s widened weights, zero beyond
+/// `k`; an odd last channel pairs with itself), `k4` words a pair.
+fn pack_pairs(wblk: &[i8], k: usize, wp: &mut [u32]) {
+    let nc = wblk.len() / k.max(1);
+    let k4 = k.div_ceil(4) * 4;
+    for (q, dst) in wp.chunks_exact_mut(k4).enumerate().take(nc.div_ceil(2)) {
+        let (ca, cb) = (2 * q, (2 * q + 1).min(nc - 1));
+        let (wa, wb) = (&wblk[ca * k..][..k], &wblk[cb * k..][..k]);
+        for (j, d) in dst.chunks_exact_mut(4).enumerate() {
+            let (a, b) = (
+                word_tail(&wa[4 * j..(4 * j + 4).min(k)]),
+                word_tail(&wb[4 * j..(4 * j + 4).min(k)]),
+            );
+            d.copy_from_slice(&[sxtb16(a), sxtb16_ror8(a), sxtb16(b), sxtb16_ror8(b)]);
+        }
+    }
+}
+
+/// Two pixels' columns times one channel pair's packed weights ([`pack_pairs`]), added to `s`
+/// as [`quad`] does: 8 loads and 8 `SMLAD`s per 16 MACs.
+#[inline(always)]
+fn dot22_packed(col: &[u32], wp: &[u32], s: &mut [i32; 4]) {
+    let [mut s0, mut s1, mut s2, mut s3] = *s;
+    for (c, w) in col.chunks_exact(4).zip(wp.chunks_exact(4)) {
+        // Keeps LLVM from unrolling: the unrolled body spills the accumulators on Armv7-M.
+        core::hint::black_box(());
+        s0 = smlad(c[1], w[1], smlad(c[0], w[0], s0));
+        s1 = smlad(c[1], w[3], smlad(c[0], w[2], s1));
+        s2 = smlad(c[3], w[1], smlad(c[2], w[0], s2));
+        s3 = smlad(c[3], w[3], smlad(c[2], w[2], s3));
+    }
+    *s = [s0, s1, s2, s3];
+}
+
+/// [`gemm_pairs`] with the block's weights packed ([`pack_pairs`], `col.len()` words a pair):
+/// `acc0` and `sums` cover whole pairs (an odd last channel's partner repeats it).
+#[inline(never)]
+fn gemm_packed(col: &[u32], wp: &[u32], acc0: &[i32], sums: &mut [i32]) {
+    for ((wq, a), s) in wp
+        .chunks_exact(col.len().max(1))
+        .zip(acc0.chunks_exact(2))
+        .zip(sums.chunks_exact_mut(4))
+    {
+        let mut t = [a[0], a[1], a[0], a[1]];
+        dot22_packed(col, wq, &mut t);
+        s.copy_from_slice(&[t[0], t[2], t[1], t[3]]);
+    }
+}
+
 /// Requantizes a block of channels at output pixels `pos` and `pos + 1` (when `two`):
 /// `sums` as [`gemm_pairs`] leaves them, channel `c` of the block into `outb[c * ohw..]`.
 /// `SHORT`: every channel of the block takes the short requantization form.
@@ -487,13 +537,24 @@ fn fill_cols(
 ) {
     let base = |oy: usize, ox: usize| (oy * g.s_h - g.pad_t) * g.in_w + ox * g.s_w - g.pad_l;
     if a.2 && b.2 {
-        let (xa, xb) = (&xg[base(a.0, a.1)..], &xg[base(b.0, b.1)..]);
+        // The window's taps from its top-left element: offsets `0..span` (the last tap, the
+        // farthest, is `span - 1`); both windows lie inside `xg` (checked here, once).
+        let span = (g.icg.max(1) - 1) * g.ihw
+            + (g.k_h.max(1) - 1) * g.d_h * g.in_w
+            + (g.k_w.max(1) - 1) * g.d_w
+            + 1;
+        let (xa, xb) = (&xg[base(a.0, a.1)..][..span], &xg[base(b.0, b.1)..][..span]);
+        debug_assert!(toff.iter().all(|&t| (t as usize) < span));
+        let at = |x: &[i8], t: u32| -> i32 {
+            // SAFETY: `x` holds `span` elements and every entry of `toff` is below `span`:
+            // `conv_gemm` builds it from this window geometry (taps beyond `k` repeat tap 0).
+            unsafe { *x.get_unchecked(t as usize) as i32 }
+        };
         for (c, t) in col.chunks_exact_mut(4).zip(toff.chunks_exact(4)) {
-            let (t0, t1, t2, t3) = (t[0] as usize, t[1] as usize, t[2] as usize, t[3] as usize);
-            c[0] = pack(xa[t0] as i32, xa[t2] as i32);
-            c[1] = pack(xa[t1] as i32, xa[t3] as i32);
-            c[2] = pack(xb[t0] as i32, xb[t2] as i32);
-            c[3] = pack(xb[t1] as i32, xb[t3] as i32);
+            c[0] = pack(at(xa, t[0]), at(xa, t[2]));
+            c[1] = pack(at(xa, t[1]), at(xa, t[3]));
+            c[2] = pack(at(xb, t[0]), at(xb, t[2]));
+            c[3] = pack(at(xb, t[1]), at(xb, t[3]));
         }
         return;
     }
@@ -574,9 +635,11 @@ fn conv_gemm(
     };
     let g = if copy { &gp } else { g };
 
+    // The scratch holds the columns (`k4` words), the tap offsets (`k4`) and, in what is left,
+    // the packed weights of a block of channel pairs (`k4` words a pair).
     let mut scratch = [0u32; 2 * COL_K];
-    let (col, toff) = scratch.split_at_mut(COL_K);
-    let (col, toff) = (&mut col[..k4], &mut toff[..k4]);
+    let (col, rest) = scratch.split_at_mut(k4);
+    let (toff, wpack) = rest.split_at_mut(k4);
     // Tap offsets from the window's top-left input element; taps beyond `k` repeat tap 0.
     let mut t = 0;
     for icl in 0..g.icg {
@@ -602,8 +665,13 @@ fn conv_gemm(
     let mut rq = [Rq::default(); BLOCK_MAX];
     let mut sums = [0i32; 2 * BLOCK_MAX];
     let mut tails = [0u32; BLOCK_MAX];
+    // Packed weights (no widening in the inner loop) when a block of at least 6 channels, or
+    // all of them, fits the scratch; else the weights are read in place and widened there.
+    let pack_max = (2 * (wpack.len() / k4)).min(BLOCK_MAX);
+    let packed = pack_max >= g.ocg.min(6);
+    let cap = if packed { pack_max } else { BLOCK_MAX };
     // Blocks of channels, as many as fit, spread evenly.
-    let per_block = g.ocg.div_ceil(g.ocg.div_ceil(BLOCK_MAX));
+    let per_block = g.ocg.div_ceil(g.ocg.div_ceil(cap));
 
     for n in 0..p.batch as usize {
         for grp in 0..g.groups {
@@ -627,14 +695,27 @@ fn conv_gemm(
                     rq[c] = Rq::of(mult, shift, p.per_channel, c0 + c, bounded);
                     tails[c] = word_tail(&wo[k / 4 * 4..]);
                 }
+                if !nc.is_multiple_of(2) {
+                    // The pair partner of an odd last channel repeats it.
+                    acc0[nc] = acc0[nc - 1];
+                }
                 let short = rq[..nc].iter().all(|r| r.fast);
                 let outb = &mut outg[oc0 * g.ohw..][..nc * g.ohw];
+                let wp = &mut wpack[..if packed { nc.div_ceil(2) * k4 } else { 0 }];
+                if packed {
+                    pack_pairs(wblk, k, wp);
+                }
                 for pos in (0..g.ohw).step_by(2) {
                     let two = pos + 1 < g.ohw;
                     let b = if two { pixel(pos + 1) } else { pixel(pos) };
                     fill_cols(g, col, toff, xg, pixel(pos), b, zz);
                     let (a0, t0) = (&acc0[..nc], &tails[..nc]);
-                    gemm_pairs(col, wblk, k, a0, t0, &mut sums[..2 * nc]);
+                    if packed {
+                        let np = nc.div_ceil(2);
+                        gemm_packed(col, wp, &acc0[..2 * np], &mut sums[..4 * np]);
+                    } else {
+                        gemm_pairs(col, wblk, k, a0, t0, &mut sums[..2 * nc]);
+                    }
                     if short {
                         gemm_out::<true>(&sums, &rq[..nc], &oq, outb, g.ohw, pos, two);
                     } else {
