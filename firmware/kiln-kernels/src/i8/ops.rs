@@ -2,19 +2,21 @@
 //!
 //! # How the hot kernels are organised (tuned for Armv7E-M, counted in emulated instructions)
 //! Every reordering below is bit-exact: i32 sums wrap and are associative, and the
-//! requantization is [`multiply_by_quantized_multiplier`] exactly (see `Rq`). The code is
-//! target-independent: the host simulation runs the same arithmetic as the device.
+//! requantization is [`multiply_by_quantized_multiplier`] exactly (see `Rq`). The arithmetic is
+//! target-independent; on cores with the DSP extension a few steps are single instructions
+//! ([`super::dsp`]), whose portable forms (host simulation, M0 / M3) give the same bits.
 //! - **Requantization** constants are decoded once per output channel (`Rq`); the one 64-bit
 //!   product per output element uses a saturating add instead of a compare for gemmlowp's single
-//!   overflow case.
+//!   overflow case. Where every accumulator is below 2^30 and the shift is a right shift, the
+//!   short exact form (`SMMULR`, `Rq::scale_short`) is used.
 //! - **Input offset**: `Σ (x - in_zp) * w = Σ x * w - in_zp * Σ w`, and a padding tap read as
 //!   `x = in_zp` contributes exactly what skipping it would. The conv paths therefore read raw
 //!   `x`, pad with `in_zp`, and start each accumulator at `bias - in_zp * Σ w`.
 //! - **Conv, ≥ 2 output channels per group** (`conv_gemm`): im2col for two output pixels at a
-//!   time (from a copy of the input padded with `in_zp` when there is padding and it fits),
-//!   multiplied with pairs of output channels by `dot22`. Both operands hold two taps in the
-//!   16-bit lanes of a word, which LLVM lowers to `smlabb` / `smlatt`: 4 loads and 8
-//!   multiply-accumulates per 8 MACs.
+//!   time (from a copy of the input padded with `in_zp` when there is padding and it fits), as
+//!   16-bit lanes in `SXTB16` order, multiplied with pairs of output channels: with the block's
+//!   weights widened and packed into the scratch, 8 loads and 8 `SMLAD` per 16 MACs
+//!   (`dot22_packed`); for layers too deep to pack, read in place and widened (`dot22`).
 //! - **Depthwise conv** (`conv_dw`): the input is copied into a padded stack buffer, so no tap
 //!   needs a bounds test; 3 × 3 kernels go two channels per word the same way.
 //! - **Conv with a large `k`** (beyond the im2col scratch) or one output channel per group
