@@ -46,6 +46,23 @@ impl Rng {
         (mult, shift)
     }
 
+    /// A bias and a requantization pair for each of `n <= C_MAX` channels (one pair is used
+    /// when not `per_channel`).
+    fn channels(&mut self, n: usize, per_channel: bool) -> ChannelQ {
+        let mut cq = ChannelQ {
+            bias: [0; C_MAX],
+            mult: [0; C_MAX],
+            shift: [0; C_MAX],
+            n,
+            nq: if per_channel { n } else { 1 },
+        };
+        for c in 0..n {
+            cq.bias[c] = (self.next() as i32) >> 14;
+            (cq.mult[c], cq.shift[c]) = self.q();
+        }
+        cq
+    }
+
     fn act(&mut self) -> (i8, i8) {
         if self.next().is_multiple_of(2) {
             (-128, 127)
@@ -53,6 +70,26 @@ impl Rng {
             let (a, b) = (self.i8(), self.i8());
             (a.min(b), a.max(b))
         }
+    }
+}
+
+/// Conv / dense tables of a case: `n` biases, `nq` requantization pairs.
+struct ChannelQ {
+    bias: [i32; C_MAX],
+    mult: [i32; C_MAX],
+    shift: [i32; C_MAX],
+    n: usize,
+    nq: usize,
+}
+
+impl ChannelQ {
+    /// `(bias, mult, shift)` as the kernels take them.
+    fn tables(&self) -> (&[i32], &[i32], &[i32]) {
+        (
+            &self.bias[..self.n],
+            &self.mult[..self.nq],
+            &self.shift[..self.nq],
+        )
     }
 }
 
@@ -166,13 +203,8 @@ fn conv_case(r: &mut Rng) -> Option<bool> {
     let (mut x, mut wt) = ([0i8; X_MAX], [0i8; W_MAX]);
     r.fill(&mut x[..nx]);
     r.fill(&mut wt[..nw]);
-    let (mut bias, mut mult, mut shift) = ([0i32; C_MAX], [0i32; C_MAX], [0i32; C_MAX]);
-    for c in 0..out_c as usize {
-        bias[c] = (r.next() as i32) >> 14;
-        (mult[c], shift[c]) = r.q();
-    }
-    let nq = if p.per_channel { out_c as usize } else { 1 };
-    let t = (&bias[..out_c as usize], &mult[..nq], &shift[..nq]);
+    let cq = r.channels(out_c as usize, p.per_channel);
+    let t = cq.tables();
     let (mut got, mut want) = ([0i8; OUT_MAX], [0i8; OUT_MAX]);
     conv2d(&p, &x[..nx], &wt[..nw], t.0, t.1, t.2, &mut got[..no]);
     ref_conv2d(&p, &x[..nx], &wt[..nw], t, &mut want[..no]);
@@ -243,13 +275,8 @@ fn dense_case(r: &mut Rng) -> Option<bool> {
     let (mut a, mut wt) = ([0i8; X_MAX], [0i8; W_MAX]);
     r.fill(&mut a[..na]);
     r.fill(&mut wt[..nw]);
-    let (mut bias, mut mult, mut shift) = ([0i32; C_MAX], [0i32; C_MAX], [0i32; C_MAX]);
-    for j in 0..n as usize {
-        bias[j] = (r.next() as i32) >> 14;
-        (mult[j], shift[j]) = r.q();
-    }
-    let nq = if p.per_channel { n as usize } else { 1 };
-    let (b, mu, sh) = (&bias[..n as usize], &mult[..nq], &shift[..nq]);
+    let cq = r.channels(n as usize, p.per_channel);
+    let (b, mu, sh) = cq.tables();
     let (mut got, mut want) = ([0i8; OUT_MAX], [0i8; OUT_MAX]);
     dense(&p, &a[..na], &wt[..nw], b, mu, sh, &mut got[..no]);
     let (k, n) = (k as usize, n as usize);
