@@ -56,15 +56,24 @@ fn paddle_mobilenet_v3_block_f32_and_int8_on_m4_and_m7() {
         2,
         "{ops:?}"
     );
+    f32_and_int8_on_m4_and_m7(dir);
+}
+
+/// [`validate`] f32 and int8 on mps2-an386 and mps2-an500, every layer of the int8 build int8:
+/// the `(f32, int8)` reports, board by board.
+fn f32_and_int8_on_m4_and_m7(dir: &str) -> Vec<(Value, Value)> {
+    let mut reports = Vec::new();
     for board in ["mps2-an386", "mps2-an500"] {
-        validate(dir, board, false);
-        let r = validate(dir, board, true);
+        let f = validate(dir, board, false);
+        let q = validate(dir, board, true);
         assert_eq!(
-            r["quantization"]["f32_layers"], 0,
+            q["quantization"]["f32_layers"], 0,
             "{:#}",
-            r["quantization"]
+            q["quantization"]
         );
+        reports.push((f, q));
     }
+    reports
 }
 
 /// `kiln inspect DIR/model.onnx --format json`, asserted to be fully supported.
@@ -134,15 +143,8 @@ fn pytorch_lenet5_f32_and_int8_on_m4_and_m7() {
     assert_eq!(c5["params"], 400 * 120 + 120, "{c5:#}");
     assert_eq!(c5["macs"], 400 * 120, "{c5:#}");
     assert_eq!(r["macs"], 416_520, "{r:#}");
-    for board in ["mps2-an386", "mps2-an500"] {
-        let f = validate(dir, board, false);
+    for (f, q) in f32_and_int8_on_m4_and_m7(dir) {
         assert_eq!(f["accuracy"]["device"], 1.0, "{f:#}");
-        let q = validate(dir, board, true);
-        assert_eq!(
-            q["quantization"]["f32_layers"], 0,
-            "{:#}",
-            q["quantization"]
-        );
         assert_eq!(q["accuracy"]["device"], 1.0, "{q:#}");
     }
 }
@@ -188,15 +190,8 @@ fn keras2onnx_out_of_order_digits_f32_and_int8_on_m4_and_m7() {
         "{:#}",
         r["optimizations"]
     );
-    for board in ["mps2-an386", "mps2-an500"] {
-        let f = validate(dir, board, false);
+    for (f, _) in f32_and_int8_on_m4_and_m7(dir) {
         assert_eq!(f["accuracy"]["device"], 1.0, "{f:#}");
-        let q = validate(dir, board, true);
-        assert_eq!(
-            q["quantization"]["f32_layers"], 0,
-            "{:#}",
-            q["quantization"]
-        );
     }
 }
 
