@@ -123,11 +123,7 @@ fn samples() -> Vec<Vec<i8>> {
 fn run_on(board: &str, dir: &Path, model: &Path) {
     let xs = samples();
     let input = dir.join("x.npz");
-    let mut w = NpzWriter::new(std::fs::File::create(&input).unwrap());
-    let flat: Vec<i8> = xs.iter().flatten().copied().collect();
-    let a = ArrayD::from_shape_vec(IxDyn(&[3, 1, 2, 5, 5]), flat).unwrap();
-    w.add_array("x", &a).unwrap();
-    w.finish().unwrap();
+    write_x(&input, &xs, &[3, 1, 2, 5, 5]);
     let output = dir.join(format!("y-{board}.npz"));
     let o = kiln("e2e-kiln.db")
         .arg("run")
@@ -175,20 +171,124 @@ fn int8_model_io_on_host_and_device() {
     assert_eq!(r["precision"], "int8", "{r:#}");
     let input = dir.path().join("x.npz");
     run_on("host", dir.path(), &model);
+    validate_all_int8(&model, &input, 1);
+    run_on("mps2-an386", dir.path(), &model);
+}
+
+/// `kiln validate` on the host board passes, with at least `layers` layers and all of them int8.
+fn validate_all_int8(model: &Path, input: &Path, layers: u64) {
     let o = kiln("e2e-kiln.db")
         .arg("validate")
-        .arg(&model)
+        .arg(model)
         .args(["--board", "host", "--format", "json", "--no-db", "--data"])
-        .arg(&input)
+        .arg(input)
         .output()
         .unwrap();
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r["passed"], true, "{r:#}");
-    assert_eq!(
-        r["quantization"]["f32_layers"], 0,
-        "{:#}",
-        r["quantization"]
-    );
-    assert!(r["quantization"]["int8_layers"].as_u64().unwrap() >= 1);
-    run_on("mps2-an386", dir.path(), &model);
+    let q = &r["quantization"];
+    assert_eq!(q["f32_layers"], 0, "{q:#}");
+    assert!(q["int8_layers"].as_u64().unwrap() >= layers, "{q:#}");
+}
+
+/// Writes int8 samples `xs` as input `x` of `shape` (batch first).
+fn write_x(path: &Path, xs: &[Vec<i8>], shape: &[usize]) {
+    let mut w = NpzWriter::new(std::fs::File::create(path).unwrap());
+    let flat: Vec<i8> = xs.iter().flatten().copied().collect();
+    let a = ArrayD::from_shape_vec(IxDyn(shape), flat).unwrap();
+    w.add_array("x", &a).unwrap();
+    w.finish().unwrap();
+}
+
+/// tf2onnx's data movement on int8 tensors: Slice, Pad (with the zero point and with another
+/// value) and Concat of two int8 branches with equal parameters, then one DequantizeLinear.
+fn movement_model(dir: &Path) -> PathBuf {
+    M::new(13)
+        .input_typed("x", INT8, Some(&[D::N(1), D::N(2), D::N(4), D::N(4)]))
+        .init("s", &[], vec![0.1])
+        .init_i8("zp", &[], vec![3])
+        .init_i8("minus7", &[], vec![-7])
+        .init_i64("h_start", &[1], vec![1])
+        .init_i64("h_end", &[1], vec![4])
+        .init_i64("h_axis", &[1], vec![2])
+        .init_i64("w_start", &[1], vec![0])
+        .init_i64("w_end", &[1], vec![3])
+        .init_i64("w_axis", &[1], vec![3])
+        .init_i64("pad_top", &[8], vec![0, 0, 1, 0, 0, 0, 0, 0])
+        .init_i64("pad_left", &[8], vec![0, 0, 0, 1, 0, 0, 0, 0])
+        .node(
+            "Slice",
+            &["x", "h_start", "h_end", "h_axis"],
+            &["a"],
+            vec![],
+        )
+        .node("Pad", &["a", "pad_top", "zp"], &["b"], vec![])
+        .node(
+            "Slice",
+            &["x", "w_start", "w_end", "w_axis"],
+            &["c0"],
+            vec![],
+        )
+        .node("Pad", &["c0", "pad_left", "minus7"], &["c"], vec![])
+        .node("Concat", &["b", "c"], &["y"], vec![ai("axis", 1)])
+        .node("DequantizeLinear", &["y", "s", "zp"], &["out"], vec![])
+        .output("out")
+        .save(dir, "movement")
+}
+
+/// The same computation on the int8 values: `out[n, c, h, w]`, dequantized.
+fn movement_expected(x: &[i8]) -> Vec<f32> {
+    let at = |c: usize, h: usize, w: usize| x[(c * 4 + h) * 4 + w] as i32;
+    let mut q = vec![];
+    for c in 0..2 {
+        for h in 0..4 {
+            for w in 0..4 {
+                q.push(if h == 0 { 3 } else { at(c, h, w) });
+            }
+        }
+    }
+    for c in 0..2 {
+        for h in 0..4 {
+            for w in 0..4 {
+                q.push(if w == 0 { -7 } else { at(c, h, w - 1) });
+            }
+        }
+    }
+    q.iter().map(|&v| (v - 3) as f32 * 0.1).collect()
+}
+
+#[test]
+fn int8_slice_pad_and_concat_stay_in_int8() {
+    let dir = tmp();
+    let model = movement_model(dir.path());
+    let xs: Vec<Vec<i8>> = (0..3)
+        .map(|s| {
+            (0..32)
+                .map(|i: i32| ((i * 71 + s * 29 + 5) % 256 - 128) as i8)
+                .collect()
+        })
+        .collect();
+    let input = dir.path().join("x.npz");
+    write_x(&input, &xs, &[3, 1, 2, 4, 4]);
+    let output = dir.path().join("out.npz");
+    let o = kiln("e2e-kiln.db")
+        .arg("run")
+        .arg(&model)
+        .args(["--board", "host", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(&output)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut r = NpzReader::new(std::fs::File::open(&output).unwrap()).unwrap();
+    let y: ArrayD<f32> = r.by_name("out").expect("a float output `out`");
+    assert_eq!(y.shape(), [3, 1, 4, 4, 4]);
+    let got: Vec<f32> = y.iter().copied().collect();
+    let want: Vec<f32> = xs.iter().flat_map(|x| movement_expected(x)).collect();
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert!((g - w).abs() <= 1e-6, "element {i}: {g} vs {w}");
+    }
+    // Every layer runs on int8 values, and the device agrees with tract on the original graph.
+    validate_all_int8(&model, &input, 5);
 }

@@ -671,7 +671,23 @@ impl Lowering<'_> {
                 })
             }
             KOp::Concat(p) => {
-                let oq = self.out_q(o)?;
+                // An output without parameters of its own keeps its inputs' when they all share
+                // them: the concatenation then moves values without changing them.
+                let oq = self.out_q(o).or_else(|e| {
+                    let shared: Vec<QParams> = node
+                        .inputs
+                        .iter()
+                        .filter_map(|&t| self.in_q(t).ok())
+                        .collect();
+                    match shared.split_first() {
+                        Some((q, rest))
+                            if shared.len() == node.inputs.len() && rest.iter().all(|r| r == q) =>
+                        {
+                            Ok(q.clone())
+                        }
+                        _ => Err(e),
+                    }
+                })?;
                 let mut cp = q::QConcatP {
                     outer: p.outer,
                     count: p.count,
@@ -929,6 +945,7 @@ impl Lowering<'_> {
                 len: src.len() as u32,
                 scale,
                 zp,
+                ties_away: false,
             }),
             inputs: vec![f],
             outputs: vec![id],
