@@ -269,7 +269,7 @@ impl Graph {
     }
 
     /// Adds tensor `out` and the float boundary node `name` computing it from `x`: a Quantize
-    /// when `out` is int8, a Dequantize when it is f32, with `out`'s parameters (which it must
+    /// (ONNX rounding, ties to even) when `out` is int8, a Dequantize when it is f32, with `out`'s parameters (which it must
     /// carry). Returns `out`'s id.
     pub fn push_boundary(
         &mut self,
@@ -281,7 +281,12 @@ impl Graph {
         let (scale, zp) = out.quant.as_ref().map_or((1.0, 0), QParams::one);
         let len = out.len() as u32;
         let op = match out.dtype {
-            DType::I8 => Op::Quantize(QuantizeP { len, scale, zp }),
+            DType::I8 => Op::Quantize(QuantizeP {
+                len,
+                scale,
+                zp,
+                ties_away: false,
+            }),
             DType::F32 => Op::Dequantize(DequantizeP { len, scale, zp }),
         };
         let y = self.add_tensor(out);

@@ -5,7 +5,9 @@
 //! files converted by tf2onnx (`model_*.onnx`) give the same outputs through the ONNX front end.
 //!
 //! The same for three Keras models TensorFlow's converter quantized (`models/keras-tflite/`:
-//! residual ADDs, depthwise + HARD_SWISH, CONCATENATION + MEAN + SOFTMAX).
+//! residual ADDs, depthwise + HARD_SWISH, CONCATENATION + MEAN + SOFTMAX), and for two with the
+//! converter's float I/O around int8 layers (TANH and LOGISTIC gating; LOGISTIC, TANH and
+//! HARD_SWISH on every int8 input value and every rounding tie of the input's QUANTIZE).
 //!
 //! References: `models/mlperf-tiny/make_refs.py` and `models/keras-tflite/make_models.py`
 //! (TFLite-Micro's Python interpreter, pinned).
@@ -19,7 +21,7 @@ use ndarray::ArrayD;
 use ndarray_npy::NpzReader;
 
 fn dir(key: &str) -> PathBuf {
-    let keras = ["residual", "mbv3", "concat"].contains(&key);
+    let keras = ["residual", "mbv3", "concat", "gated", "activations"].contains(&key);
     root()
         .join(if keras {
             "models/keras-tflite"
@@ -112,6 +114,18 @@ fn mlperf_tiny_int8_bit_exact_with_tflm_on_m4() {
     int8_matches_tflm("kws", "mps2-an386", 21);
     int8_matches_tflm("ic", "mps2-an386", 6);
     int8_matches_tflm("vww", "mps2-an386", 3);
+}
+
+#[test]
+fn converter_made_float_io_bit_exact_with_tflm_on_host_and_m4() {
+    // QUANTIZE rounds ties away from zero, as TFLite does; the int8 LOGISTIC, TANH and
+    // HARD_SWISH equal TFLite-Micro's on all 256 input values. The f32 outputs are the
+    // DEQUANTIZE of equal int8 values: equal bit for bit.
+    for key in ["gated", "activations"] {
+        for board in ["host", "mps2-an386"] {
+            float_file_close(key, "model_int8.tflite", board, "tflm_float.npz", 0.0, 0.0);
+        }
+    }
 }
 
 /// Float outputs of `kiln run` against the reference file, element-wise within

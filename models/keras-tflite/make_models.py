@@ -12,6 +12,12 @@ Two files kiln must refuse, each naming what it cannot run: unsupported/model_fl
 CUMSUM and SQRT, three operators kiln has no kernel for) and int16x8/model_int16.tflite (the
 residual model in TFLite's 16x8 mode: int16 activations).
 
+gated/ (dense, TANH and LOGISTIC gating each other by MUL, dense) and activations/ (LOGISTIC,
+TANH and HARD_SWISH of the input, concatenated) keep the converter's default float inputs and
+outputs: a QUANTIZE at the input, a DEQUANTIZE at the output. Their test_float.npz holds every
+int8 value of the input's quantization, every tie between two of them, then noise; tflm_float.npz
+TFLite-Micro's float outputs.
+
 concat-uint8/ is the concat model with uint8 inputs and outputs (int8 inside), as the converter
 writes it for `inference_input_type = tf.uint8`; its files keep the int8 names.
 
@@ -90,6 +96,21 @@ def concat():
     x = K.ops.mean(x, axis=[1, 2])
     x = L.Dense(4)(x)
     return K.Model(inp, L.Softmax()(x))
+
+
+def gated():
+    x = inp = K.Input((64,), batch_size=1, name="features")
+    h = L.Dense(64)(x)
+    t = L.Activation("tanh")(h)
+    s = L.Activation("sigmoid")(h)
+    x = L.Multiply()([t, s])
+    return K.Model(inp, L.Dense(8)(x))
+
+
+def activations():
+    x = inp = K.Input((256,), batch_size=1, name="values")
+    ys = [L.Activation(a)(x) for a in ("sigmoid", "tanh", "hard_swish")]
+    return K.Model(inp, L.Concatenate()(ys))
 
 
 def unsupported():
@@ -180,6 +201,42 @@ def main():
         with open(path, "wb") as f:
             f.write(data)
         print(name, len(data), "bytes")
+
+    float_io(here)
+
+
+def float_io(here):
+    """Float inputs and outputs around int8 layers (the converter's default I/O): QUANTIZE at the
+    input, DEQUANTIZE at the output. Own seed, so the models above do not change."""
+    rng = np.random.default_rng(SEED + 1)
+    for name, make, n in [("gated", gated, 64), ("activations", activations, 256)]:
+        data = convert(make(), (n,), rng, io=tf.float32)
+        d = os.path.join(here, name)
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "model_int8.tflite"), "wb") as f:
+            f.write(data)
+        interp = runtime.Interpreter.from_bytes(data)
+        m = tflite.Model.GetRootAsModel(data, 0)
+        sg = m.Subgraphs(0)
+        q = sg.Tensors(sg.Operators(0).Outputs(0)).Quantization()
+        scale, zp = np.float32(q.Scale(0)), int(q.ZeroPoint(0))
+        steps = np.arange(-128, 128, dtype=np.float32) - zp
+        # Every int8 value of the input's QUANTIZE, then every tie between two of them (TFLite
+        # rounds ties away from zero), then noise.
+        xs = [np.resize(steps * scale, (1, n)), np.resize((steps + 0.5) * scale, (1, n))]
+        xs = [x.astype(np.float32) for x in xs]
+        xs += [rng.normal(0.0, 1.5, (1, n)).astype(np.float32) for _ in range(19)]
+        ys = []
+        for x in xs:
+            interp.reset()
+            interp.set_input(x, 0)
+            interp.invoke()
+            ys.append(interp.get_output(0).copy())
+        iname, oname = io_names(data)
+        np.savez(os.path.join(d, "test_float.npz"), **{iname: np.stack(xs)})
+        np.savez(os.path.join(d, "tflm_float.npz"), **{oname: np.stack(ys)})
+        ties = np.sum((xs[1] / scale) % 1 == 0.5)
+        print(name, iname, oname, len(data), "bytes;", ties, "exact ties in sample 1")
 
 
 if __name__ == "__main__":

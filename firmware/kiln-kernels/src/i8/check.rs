@@ -412,12 +412,23 @@ fn quantize_case(r: &mut Rng) -> Option<bool> {
             f32::from_bits(r.next())
         };
     }
-    let p = QuantizeP { len: 64, scale, zp };
+    let ties_away = r.next().is_multiple_of(2);
+    let p = QuantizeP {
+        len: 64,
+        scale,
+        zp,
+        ties_away,
+    };
     let mut got = [0i8; 64];
     quantize(&p, &x, &mut got);
-    let same = x
-        .iter()
-        .zip(&got)
-        .all(|(&v, &g)| g == sat_i8((round_half_even(v / scale) as i32).saturating_add(zp)));
+    let same = x.iter().zip(&got).all(|(&v, &g)| {
+        let t = v / scale;
+        let r = if ties_away {
+            round_half_away(t)
+        } else {
+            round_half_even(t)
+        };
+        g == sat_i8((r as i32).saturating_add(zp))
+    });
     Some(same)
 }

@@ -321,12 +321,14 @@ pub struct RequantP {
     pub shift: i32,
 }
 
-/// ONNX QuantizeLinear over `len` elements (f32 → i8), see [`quantize`].
+/// Quantization over `len` elements (f32 → i8), see [`quantize`]: ONNX QuantizeLinear (ties
+/// to even), or TFLite's QUANTIZE when `ties_away` (`std::round`: ties away from zero).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct QuantizeP {
     pub len: u32,
     pub scale: f32,
     pub zp: i32,
+    pub ties_away: bool,
 }
 
 /// ONNX DequantizeLinear over `len` elements (i8 → f32), see [`dequantize`].

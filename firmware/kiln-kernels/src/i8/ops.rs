@@ -1753,11 +1753,18 @@ pub fn requant(p: &RequantP, x: &[i8], out: &mut [i8]) {
     }
 }
 
-/// ONNX QuantizeLinear, f32 → i8 (see [`quantize_f32`]).
+/// QuantizeLinear / QUANTIZE, f32 → i8 (see [`quantize_f32`], [`quantize_f32_away`]).
 pub fn quantize(p: &QuantizeP, x: &[f32], out: &mut [i8]) {
     let n = p.len as usize;
-    for (o, &v) in out[..n].iter_mut().zip(&x[..n]) {
-        *o = quantize_f32(v, p.scale, p.zp);
+    let pairs = out[..n].iter_mut().zip(&x[..n]);
+    if p.ties_away {
+        for (o, &v) in pairs {
+            *o = quantize_f32_away(v, p.scale, p.zp);
+        }
+    } else {
+        for (o, &v) in pairs {
+            *o = quantize_f32(v, p.scale, p.zp);
+        }
     }
 }
 

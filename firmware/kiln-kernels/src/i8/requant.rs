@@ -81,6 +81,32 @@ pub fn quantize_f32(x: f32, scale: f32, zp: i32) -> i8 {
     sat_i8(r.saturating_add(zp))
 }
 
+/// TFLite's `QUANTIZE` for one value: `saturate(round_half_away(x / scale) + zp)`, the
+/// rounding of `std::round`. The same division as [`quantize_f32`]; NaN maps to `zp`, ±inf
+/// saturate.
+#[inline(always)]
+pub fn quantize_f32_away(x: f32, scale: f32, zp: i32) -> i8 {
+    /// 2^23: from here on every f32 is an integer.
+    const TWO_23: f32 = 8_388_608.0;
+    let v = x / scale;
+    // `as i32` truncates toward zero (saturating, NaN → 0); below 2^23 the fraction `v - t`
+    // is exact, so comparing it with ±0.5 decides ties exactly.
+    let t = v as i32;
+    let r = if v.abs() < TWO_23 {
+        let frac = v - t as f32;
+        if frac >= 0.5 {
+            t + 1
+        } else if frac <= -0.5 {
+            t - 1
+        } else {
+            t
+        }
+    } else {
+        t
+    };
+    sat_i8(r.saturating_add(zp))
+}
+
 /// [`round_half_even`] as an i32 (saturating, NaN → 0), out of the hot loop.
 #[cold]
 #[inline(never)]
@@ -93,6 +119,23 @@ fn round_wide(v: f32) -> i32 {
 #[inline(always)]
 pub fn dequantize_f32(q: i8, scale: f32, zp: i32) -> f32 {
     (q as i32 - zp) as f32 * scale
+}
+
+/// Rounds to the nearest integer, ties away from zero (`std::round`): [`round_half_even`]
+/// with its ties moved outwards. Integers, NaN and infinities are returned as is.
+#[inline]
+pub fn round_half_away(x: f32) -> f32 {
+    let r = round_half_even(x);
+    // A tie is exactly half way; `x ± 0.5` is then an integer, exact in f32.
+    if (x - r).abs() == 0.5 {
+        if x > 0.0 {
+            x + 0.5
+        } else {
+            x - 0.5
+        }
+    } else {
+        r
+    }
 }
 
 /// Rounds to the nearest integer, ties to even (`nearbyint` in the default rounding mode),

@@ -273,10 +273,43 @@ fn dequantize_linear() {
         len: 3,
         scale: 2.0,
         zp: 1,
+        ties_away: false,
     };
     let mut back = [0i8; 3];
     quantize(&q, &out, &mut back);
     assert_eq!(back, [1, 2, -1]);
+}
+
+#[test]
+fn quantize_ties_to_even_or_away_from_zero() {
+    // x / scale: 2.5, -2.5, 3.5, 0.5, -0.5, 2.4999998, -7.5; zp 0.
+    let x = [2.5f32, -2.5, 3.5, 0.5, -0.5, 2.499_999_8, -7.5];
+    let run = |ties_away| {
+        let p = QuantizeP {
+            len: 7,
+            scale: 1.0,
+            zp: 0,
+            ties_away,
+        };
+        let mut q = [0i8; 7];
+        quantize(&p, &x, &mut q);
+        q
+    };
+    assert_eq!(run(false), [2, -2, 4, 0, 0, 2, -8]);
+    assert_eq!(run(true), [3, -3, 4, 1, -1, 2, -8]);
+    assert_eq!(quantize_f32_away(1e30, 1.0, 0), 127);
+    assert_eq!(quantize_f32_away(-1e30, 1.0, 0), -128);
+    assert_eq!(quantize_f32_away(f32::NAN, 1.0, 5), 5);
+    assert_eq!(quantize_f32_away(8_388_609.0, 1.0, -128), 127);
+    for (v, r) in [
+        (2.5f32, 3.0f32),
+        (-2.5, -3.0),
+        (2.4, 2.0),
+        (-0.5, -1.0),
+        (1e9, 1e9),
+    ] {
+        assert_eq!(round_half_away(v), r, "{v}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -74,6 +74,22 @@ pub(super) struct Front<'a> {
 }
 
 impl<'a> Front<'a> {
+    /// Adds int8 tensor `out` and the TFLite QUANTIZE `name` computing it from f32 `x`: ties
+    /// round away from zero, as `std::round` in TFLite's kernels. Returns `out`'s id.
+    pub fn push_quantize(
+        &mut self,
+        name: String,
+        op_type: &str,
+        x: TensorId,
+        out: ir::Tensor,
+    ) -> TensorId {
+        let y = self.g.push_boundary(name, op_type, x, out);
+        if let Some(ir::Op::Quantize(p)) = self.g.nodes.last_mut().map(|n| &mut n.op) {
+            p.ties_away = true;
+        }
+        y
+    }
+
     pub fn tensor(&self, i: usize) -> Result<fb::Tensor<'a>, Reason> {
         let ts = self
             .sg
@@ -757,8 +773,7 @@ fn output_value(f: &mut Front, o: usize) -> Result<TensorId, Reason> {
             let mut t = ir::Tensor::act(qname, shape);
             t.dtype = DType::I8;
             t.quant = Some(q);
-            let y =
-                f.g.push_boundary(format!("{name}:quantize"), "QUANTIZE", id, t);
+            let y = f.push_quantize(format!("{name}:quantize"), "QUANTIZE", id, t);
             if !unsigned {
                 return Ok(y);
             }

@@ -973,7 +973,7 @@ fn quantize(f: &mut Front, n: &OpCx) -> Result<(), Reason> {
     let mut t = ir::Tensor::act(format!("{}:int8", f.name(out)), shape);
     t.dtype = ir::DType::I8;
     t.quant = Some(q);
-    let qi = f.g.push_boundary(n.name.clone(), n.op_type.as_str(), xt, t);
+    let qi = f.push_quantize(n.name.clone(), n.op_type.as_str(), xt, t);
     // The value TFLite calls `out`, with its parameters: the Dequantize of the int8 tensor.
     let y = f.output(out, nchw)?;
     let (scale, zp) = f.g.tensors[y].quant.as_ref().map_or((1.0, 0), |q| q.one());
