@@ -13,7 +13,8 @@
 //!   Transpose) into one when the result is again a strided copy; a pair that cancels becomes a
 //!   plain copy;
 //! - drop plain copies (Reshape, Flatten, Squeeze, Unsqueeze, Cast, Identity): the producer of
-//!   the copied activation writes straight into the copy's output instead.
+//!   the copied activation writes straight into the copy's output instead, which keeps the
+//!   copied tensor's quantization parameters when it has none of its own.
 //!
 //! Every rewrite needs the intermediate activation to have exactly one reader and not to be a
 //! graph output. Results stay within the f32 contract (BN folding changes rounding slightly).
@@ -706,6 +707,11 @@ fn remove_copy(g: &mut Graph) -> Option<Rewrite> {
             continue;
         }
         let (node, op_type) = (g.nodes[c].name.clone(), g.nodes[c].op_type.clone());
+        // The copy holds the same values: it keeps the parameters the model gave them.
+        let (x, y) = (g.nodes[c].inputs[0], g.nodes[c].outputs[0]);
+        if g.tensors[y].quant.is_none() {
+            g.tensors[y].quant = g.tensors[x].quant.clone();
+        }
         splice(g, p, c);
         return Some(Rewrite::RemovedCopy { node, op_type });
     }
