@@ -3,8 +3,9 @@
 
 use kiln_kernels::f32::*;
 
-use super::cx::{strides_of, Cx, NodeCx};
-use super::spec::{In, OpSpec, MAX_OPSET};
+use super::onnx::cx::{Cx, NodeCx};
+use super::onnx::spec::{In, OpSpec, MAX_OPSET};
+use super::shape::strides_of;
 use super::Reason;
 
 const INPUTS: &[In] = &[In::f32("A"), In::f32("B")];
@@ -124,9 +125,9 @@ pub(crate) fn binary_params(
         act: Act::NONE,
     };
     for (d, (o, sa, sb)) in dims.into_iter().enumerate() {
-        p.out_shape[d] = super::cx::fits_u32("dimension", o)?;
-        p.a_strides[d] = super::cx::fits_u32("stride", sa)?;
-        p.b_strides[d] = super::cx::fits_u32("stride", sb)?;
+        p.out_shape[d] = super::shape::fits_u32("dimension", o)?;
+        p.a_strides[d] = super::shape::fits_u32("stride", sa)?;
+        p.b_strides[d] = super::shape::fits_u32("stride", sb)?;
     }
     Ok(p)
 }

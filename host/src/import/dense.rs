@@ -4,8 +4,9 @@
 use kiln_kernels::f32::*;
 
 use super::binary::{binary_params, broadcast_strides};
-use super::cx::{fits_u32, Cx, NodeCx};
-use super::spec::{In, OpSpec, MAX_OPSET};
+use super::onnx::cx::{Cx, NodeCx};
+use super::onnx::spec::{In, OpSpec, MAX_OPSET};
+use super::shape::fits_u32;
 use super::strided::strided_params;
 use super::Reason;
 

@@ -2,8 +2,9 @@
 
 use kiln_kernels::f32::*;
 
-use super::cx::{arr_u32, norm_axis, Cx, NodeCx};
-use super::spec::{In, OpSpec, MAX_OPSET};
+use super::onnx::cx::{Cx, NodeCx};
+use super::onnx::spec::{In, OpSpec, MAX_OPSET};
+use super::shape::{arr_u32, norm_axis};
 use super::Reason;
 
 pub(super) const SPECS: &[OpSpec] = &[
@@ -114,7 +115,7 @@ fn lower_pad(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
         });
     }
     for &d in out_shape.iter() {
-        super::cx::fits_u32("dimension", d)?;
+        super::shape::fits_u32("dimension", d)?;
     }
     let p = PadP {
         rank: rank.max(1) as u32,

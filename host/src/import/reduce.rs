@@ -3,8 +3,9 @@
 
 use kiln_kernels::f32::*;
 
-use super::cx::{arr_u32, norm_axis, Cx, NodeCx};
-use super::spec::{In, OpSpec, MAX_OPSET};
+use super::onnx::cx::{Cx, NodeCx};
+use super::onnx::spec::{In, OpSpec, MAX_OPSET};
+use super::shape::{arr_u32, norm_axis};
 use super::Reason;
 
 const DATA: &[In] = &[In::f32("data")];
@@ -107,7 +108,7 @@ pub(crate) fn reduce_params(
     }
     let sizes: Vec<usize> = dims.iter().map(|d| d.0).collect();
     for &s in &sizes {
-        super::cx::fits_u32("dimension", s)?;
+        super::shape::fits_u32("dimension", s)?;
     }
     let mask = dims
         .iter()

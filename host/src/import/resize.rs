@@ -4,8 +4,9 @@
 
 use kiln_kernels::f32::*;
 
-use super::cx::{arr_u32, norm_axis, Cx, NodeCx};
-use super::spec::{In, OpSpec, MAX_OPSET};
+use super::onnx::cx::{Cx, NodeCx};
+use super::onnx::spec::{In, OpSpec, MAX_OPSET};
+use super::shape::{arr_u32, norm_axis};
 use super::Reason;
 
 const COMMON_ATTRS: &[&str] = &[
@@ -275,7 +276,7 @@ fn lower_resize(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
         idx.extend(axis_table(coord, nearest, scale[d], si[d], so[d]));
     }
     for &d in so.iter().chain(&si) {
-        super::cx::fits_u32("dimension", d)?;
+        super::shape::fits_u32("dimension", d)?;
     }
     let p = ResizeP {
         rank: rank as u32,

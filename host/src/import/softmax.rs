@@ -2,8 +2,9 @@
 
 use kiln_kernels::f32::*;
 
-use super::cx::{fits_u32, norm_axis, Cx, NodeCx};
-use super::spec::{In, OpSpec, MAX_OPSET};
+use super::onnx::cx::{Cx, NodeCx};
+use super::onnx::spec::{In, OpSpec, MAX_OPSET};
+use super::shape::{fits_u32, norm_axis};
 use super::Reason;
 
 pub(super) const SPECS: &[OpSpec] = &[

@@ -6,8 +6,8 @@ use tract_tflite::tflite as fb;
 
 use super::{checked_len, limitation, nchw_shape, Front, Layout, NHWC_TO_NCHW};
 use crate::import::binary::{binary_params, broadcast_shape, broadcast_strides};
-use crate::import::cx::{arr_u32, fits_u32, strides_of};
 use crate::import::reduce::reduce_params;
+use crate::import::shape::{arr_u32, fits_u32, strides_of};
 use crate::import::strided::strided_params;
 use crate::import::Reason;
 use crate::ir::{self, QParams, TensorId};

@@ -6,8 +6,8 @@
 //! the protobuf) and [`check_values`] (constness, dtypes, known shapes — needs tract's analysis).
 
 use super::cx::{is_int, Cx, NodeCx};
+use super::{domain_opset, node_name};
 use super::{Problem, Reason};
-use crate::import::{domain_opset, node_name};
 use tract_onnx::pb;
 use tract_onnx::prelude::DatumType;
 
@@ -122,19 +122,19 @@ pub fn deployed_ops() -> Vec<&'static str> {
 /// Every supported op, family by family.
 pub fn table() -> impl Iterator<Item = &'static OpSpec> {
     [
-        super::conv2d::SPECS,
-        super::dense::SPECS,
-        super::binary::SPECS,
-        super::unary::SPECS,
-        super::pool2d::SPECS,
-        super::reduce::SPECS,
-        super::strided::SPECS,
-        super::concat::SPECS,
-        super::gather::SPECS,
-        super::pad::SPECS,
-        super::resize::SPECS,
-        super::softmax::SPECS,
-        super::channel_affine::SPECS,
+        crate::import::conv2d::SPECS,
+        crate::import::dense::SPECS,
+        crate::import::binary::SPECS,
+        crate::import::unary::SPECS,
+        crate::import::pool2d::SPECS,
+        crate::import::reduce::SPECS,
+        crate::import::strided::SPECS,
+        crate::import::concat::SPECS,
+        crate::import::gather::SPECS,
+        crate::import::pad::SPECS,
+        crate::import::resize::SPECS,
+        crate::import::softmax::SPECS,
+        crate::import::channel_affine::SPECS,
     ]
     .into_iter()
     .flatten()
