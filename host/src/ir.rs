@@ -220,6 +220,28 @@ pub struct Node {
     pub macs: u64,
 }
 
+impl Op {
+    /// Multiply-accumulates of one run: of a conv (depthwise included) or dense layer, from its
+    /// kernel parameters; 0 for every other op. The one count import, reports and `bench` use
+    /// (saturating: it never wraps).
+    pub fn macs(&self) -> u64 {
+        let product = |xs: &[u32]| xs.iter().fold(1u64, |a, &x| a.saturating_mul(x.into()));
+        match self {
+            Op::F32(KOp::Conv2d(p)) => product(&[
+                p.batch,
+                p.out_c,
+                p.out_h,
+                p.out_w,
+                p.in_c / p.groups.max(1),
+                p.k_h,
+                p.k_w,
+            ]),
+            Op::F32(KOp::Dense(p)) => product(&[p.batch, p.m, p.k, p.n]),
+            _ => 0,
+        }
+    }
+}
+
 impl Node {
     /// A node with no index table, no int8 tables and no MACs.
     pub fn new(

@@ -263,3 +263,29 @@ fn uint8_io_bit_exact_with_tflm() {
         assert_eq!(got.iter().copied().collect::<Vec<u8>>(), want, "{board}");
     }
 }
+
+#[test]
+fn tflite_and_tf2onnx_files_count_the_same_macs() {
+    // One count from the kernel parameters: conv and dense layers of the same network give the
+    // same MACs through either front end (pooling is not counted).
+    let macs = |path: PathBuf| -> u64 {
+        let o = kiln("e2e-tflite.db")
+            .arg("inspect")
+            .arg(&path)
+            .args(["--format", "json"])
+            .output()
+            .unwrap();
+        let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        r["macs"].as_u64().unwrap()
+    };
+    for (key, want) in [
+        ("ad", 264_192),
+        ("kws", 2_656_768),
+        ("ic", 12_501_632),
+        ("vww", 7_489_664),
+    ] {
+        let d = dir(key);
+        assert_eq!(macs(d.join("model_int8.tflite")), want, "{key}");
+        assert_eq!(macs(d.join("model_int8.onnx")), want, "{key} (tf2onnx)");
+    }
+}

@@ -151,7 +151,7 @@ fn lower(cx: &mut Cx, n: &NodeCx, op: u8) -> Result<(), Reason> {
     let ta = cx.tensor(a)?;
     let tb = cx.tensor(b)?;
     let y = cx.output(out)?;
-    cx.emit(n, KOp::Binary(p), vec![ta, tb], vec![y], vec![], 0);
+    cx.emit(n, KOp::Binary(p), vec![ta, tb], vec![y], vec![]);
     Ok(())
 }
 

@@ -122,13 +122,6 @@ fn lower_bn(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
     let tt = cx.konst(n.derived("shift"), vec![c], shift);
     let y = cx.output(out)?;
     // MACs count Conv / Dense work only (the usual convention for model MACs).
-    cx.emit(
-        n,
-        KOp::ChannelAffine(p),
-        vec![xt, st, tt],
-        vec![y],
-        vec![],
-        0,
-    );
+    cx.emit(n, KOp::ChannelAffine(p), vec![xt, st, tt], vec![y], vec![]);
     Ok(())
 }

@@ -110,7 +110,6 @@ pub(crate) fn concat_into(
             group.iter().map(|g| g.0).collect(),
             vec![target],
             vec![],
-            0,
         );
         acc = Some((target, axis_len));
     }

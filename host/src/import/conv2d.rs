@@ -221,12 +221,11 @@ fn lower_conv(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
         groups: u("groups", groups)?,
         act: Act::NONE,
     };
-    let macs = (batch * out_c * out_h * out_w * (in_c / groups) * k_h * k_w) as u64;
     let mut inputs = vec![cx.tensor(x)?, cx.tensor(w)?];
     if let Some(b) = n.input(2) {
         inputs.push(cx.tensor(b)?);
     }
     let y = cx.output(out)?;
-    cx.emit(n, KOp::Conv2d(p), inputs, vec![y], vec![], macs);
+    cx.emit(n, KOp::Conv2d(p), inputs, vec![y], vec![]);
     Ok(())
 }

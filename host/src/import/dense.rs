@@ -107,7 +107,7 @@ fn lower_gemm(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
         // A is stored [k, m]; the kernel reads [m, k].
         let p = strided_params(&n.derived("transA"), &[m, k], &[1, m as isize], 0)?;
         let t = cx.temp(n.derived("transA"), vec![m, k]);
-        cx.emit(n, KOp::Strided(p), vec![xa], vec![t], vec![], 0);
+        cx.emit(n, KOp::Strided(p), vec![xa], vec![t], vec![]);
         xa = t;
     }
 
@@ -154,19 +154,18 @@ fn lower_gemm(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
         bias_full,
         act: Act::NONE,
     };
-    let macs = (m * k * nn) as u64;
     match add_c {
         None => {
             let y = cx.output(out)?;
-            cx.emit(n, KOp::Dense(p), dense_in, vec![y], vec![], macs);
+            cx.emit(n, KOp::Dense(p), dense_in, vec![y], vec![]);
         }
         Some((c, _sc, cs)) => {
             let t = cx.temp(n.derived("matmul"), vec![m, nn]);
-            cx.emit(n, KOp::Dense(p), dense_in, vec![t], vec![], macs);
+            cx.emit(n, KOp::Dense(p), dense_in, vec![t], vec![]);
             let bp = binary_params(out, BIN_ADD, &[m, nn], &[nn, 1], &cs)?;
             let ct = cx.tensor(c)?;
             let y = cx.output(out)?;
-            cx.emit(n, KOp::Binary(bp), vec![t, ct], vec![y], vec![], 0);
+            cx.emit(n, KOp::Binary(bp), vec![t, ct], vec![y], vec![]);
         }
     }
     Ok(())
@@ -241,14 +240,7 @@ fn lower_matmul(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
         };
         let batch = nb.max(1);
         let y = cx.output(out)?;
-        cx.emit(
-            n,
-            KOp::Dense(dense(batch)?),
-            vec![xa, wt],
-            vec![y],
-            vec![],
-            (batch * m * k * nn) as u64,
-        );
+        cx.emit(n, KOp::Dense(dense(batch)?), vec![xa, wt], vec![y], vec![]);
         return Ok(());
     }
     let no_broadcast = || Reason::InvalidValue {
@@ -276,7 +268,7 @@ fn lower_matmul(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
         } else {
             let t = cx.temp(n.derived(&format!("a{ob}")), vec![m, k]);
             let p = strided_params(&n.derived("a"), &[m * k], &[1], ai * m * k)?;
-            cx.emit(n, KOp::Strided(p), vec![xa], vec![t], vec![], 0);
+            cx.emit(n, KOp::Strided(p), vec![xa], vec![t], vec![]);
             t
         };
         let wt = cx.konst(
@@ -285,14 +277,7 @@ fn lower_matmul(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
             w[bi * k * nn..(bi + 1) * k * nn].to_vec(),
         );
         let r = cx.temp(n.derived(&format!("mm{ob}")), vec![m, nn]);
-        cx.emit(
-            n,
-            KOp::Dense(dense(1)?),
-            vec![x, wt],
-            vec![r],
-            vec![],
-            (m * k * nn) as u64,
-        );
+        cx.emit(n, KOp::Dense(dense(1)?), vec![x, wt], vec![r], vec![]);
         parts.push((r, 1));
     }
     super::concat::concat_into(cx, n, &parts, 1, m * nn, y, |len| vec![len, m, nn])

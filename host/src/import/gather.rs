@@ -54,6 +54,6 @@ fn lower_gather(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
     };
     let x = cx.tensor(data)?;
     let y = cx.output(out)?;
-    cx.emit(n, KOp::Gather(p), vec![x], vec![y], idx, 0);
+    cx.emit(n, KOp::Gather(p), vec![x], vec![y], idx);
     Ok(())
 }

@@ -126,6 +126,6 @@ fn lower_pad(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
     };
     let xt = cx.tensor(x)?;
     let y = cx.output(out)?;
-    cx.emit(n, KOp::Pad(p), vec![xt], vec![y], vec![], 0);
+    cx.emit(n, KOp::Pad(p), vec![xt], vec![y], vec![]);
     Ok(())
 }

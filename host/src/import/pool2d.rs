@@ -115,7 +115,7 @@ fn lower(cx: &mut Cx, n: &NodeCx, kind: u8) -> Result<(), Reason> {
             value: 0.0,
         };
         let t = cx.temp(n.derived("padded"), padded.clone());
-        cx.emit(n, KOp::Pad(pp), vec![xt], vec![t], vec![], 0);
+        cx.emit(n, KOp::Pad(pp), vec![xt], vec![t], vec![]);
         xt = t;
         in_spatial = padded[2..].to_vec();
         pad_begin = vec![0; r];
@@ -137,7 +137,7 @@ fn lower(cx: &mut Cx, n: &NodeCx, kind: u8) -> Result<(), Reason> {
             (geo(0), geo(1))
         };
         let p = params(kind, count_include_pad, sx[0], sx[1], h, w)?;
-        cx.emit(n, KOp::Pool2d(p), vec![xt], vec![y], vec![], 0);
+        cx.emit(n, KOp::Pool2d(p), vec![xt], vec![y], vec![]);
     } else {
         // 3-D: the window is a box, so pool over (h, w) for every depth slice, then over depth
         // with the (h, w) plane flattened. Max of maxes is the max; for the average, the valid
@@ -149,14 +149,14 @@ fn lower(cx: &mut Cx, n: &NodeCx, kind: u8) -> Result<(), Reason> {
             n.derived("planes"),
             vec![sx[0], sx[1], dd.input, h.out, w.out],
         );
-        cx.emit(n, KOp::Pool2d(plane), vec![xt], vec![t], vec![], 0);
+        cx.emit(n, KOp::Pool2d(plane), vec![xt], vec![t], vec![]);
         let flat = Axis {
             input: h.out * w.out,
             out: h.out * w.out,
             ..Axis::ONE
         };
         let depth = params(kind, count_include_pad, sx[0], sx[1], dd, flat)?;
-        cx.emit(n, KOp::Pool2d(depth), vec![t], vec![y], vec![], 0);
+        cx.emit(n, KOp::Pool2d(depth), vec![t], vec![y], vec![]);
     }
     Ok(())
 }

@@ -146,7 +146,7 @@ fn emit(cx: &mut Cx, n: &NodeCx, kind: u8, reduced: &[bool]) -> Result<(), Reaso
             tract: cx.g.tensors[y].shape.clone(),
         });
     }
-    cx.emit(n, KOp::Reduce(p), vec![xt], vec![y], vec![], 0);
+    cx.emit(n, KOp::Reduce(p), vec![xt], vec![y], vec![]);
     Ok(())
 }
 

@@ -285,7 +285,7 @@ fn lower_resize(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
     };
     let xt = cx.tensor(x)?;
     let y = cx.output(out)?;
-    cx.emit(n, KOp::Resize(p), vec![xt], vec![y], idx, 0);
+    cx.emit(n, KOp::Resize(p), vec![xt], vec![y], idx);
     Ok(())
 }
 

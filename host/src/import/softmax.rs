@@ -54,6 +54,6 @@ fn lower_softmax(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
     };
     let xt = cx.tensor(x)?;
     let y = cx.output(out)?;
-    cx.emit(n, KOp::Softmax(p), vec![xt], vec![y], vec![], 0);
+    cx.emit(n, KOp::Softmax(p), vec![xt], vec![y], vec![]);
     Ok(())
 }

@@ -235,7 +235,7 @@ pub fn is_plain_copy(p: &StridedP) -> bool {
 pub(crate) fn emit_copy(cx: &mut Cx, n: &NodeCx, x: TensorId, y: TensorId) -> Result<(), Reason> {
     let len = cx.g.tensors[y].len();
     let p = strided_params(&cx.g.tensors[y].name, &[len], &[1], 0)?;
-    cx.emit(n, KOp::Strided(p), vec![x], vec![y], vec![], 0);
+    cx.emit(n, KOp::Strided(p), vec![x], vec![y], vec![]);
     Ok(())
 }
 
@@ -333,7 +333,7 @@ fn lower_transpose(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
     let p = strided_params(out, &out_shape, &strides, 0)?;
     let x = cx.tensor(input)?;
     let y = cx.output(out)?;
-    cx.emit(n, KOp::Strided(p), vec![x], vec![y], vec![], 0);
+    cx.emit(n, KOp::Strided(p), vec![x], vec![y], vec![]);
     Ok(())
 }
 
@@ -392,7 +392,7 @@ fn lower_slice(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
     let p = strided_params(out, &out_shape, &strides, offset)?;
     let x = cx.tensor(input)?;
     let y = cx.output(out)?;
-    cx.emit(n, KOp::Strided(p), vec![x], vec![y], vec![], 0);
+    cx.emit(n, KOp::Strided(p), vec![x], vec![y], vec![]);
     Ok(())
 }
 
@@ -467,7 +467,7 @@ fn lower_split(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
         if cx.is_used(out) {
             let p = strided_params(out, &out_shape, &strides, start * in_strides[axis])?;
             let y = cx.output(out)?;
-            cx.emit(n, KOp::Strided(p), vec![x], vec![y], vec![], 0);
+            cx.emit(n, KOp::Strided(p), vec![x], vec![y], vec![]);
         }
         start += len;
     }

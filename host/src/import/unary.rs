@@ -79,7 +79,6 @@ fn emit(cx: &mut Cx, n: &NodeCx, kind: u8, alpha: f32, beta: f32) -> Result<(), 
         vec![x],
         vec![y],
         vec![],
-        0,
     );
     Ok(())
 }

@@ -205,12 +205,13 @@ impl<'a> Cx<'a> {
         inputs: Vec<TensorId>,
         outputs: Vec<TensorId>,
         idx: Vec<u32>,
-        macs: u64,
     ) {
+        let op = ir::Op::from(op);
+        let macs = op.macs();
         self.g.nodes.push(ir::Node {
             name: n.name.clone(),
             op_type: n.op_type().to_string(),
-            op: op.into(),
+            op,
             inputs,
             outputs,
             idx,

@@ -80,7 +80,8 @@ pub(super) fn lowering(op: fb::BuiltinOperator) -> Option<Lower> {
     })
 }
 
-fn push(f: &mut Front, n: &OpCx, op: ir::Op, inputs: Vec<TensorId>, y: TensorId, macs: u64) {
+fn push(f: &mut Front, n: &OpCx, op: ir::Op, inputs: Vec<TensorId>, y: TensorId) {
+    let macs = op.macs();
     f.g.nodes.push(ir::Node {
         name: n.name.clone(),
         op_type: n.op_type.clone(),
@@ -323,10 +324,9 @@ fn conv_like(f: &mut Front, n: &OpCx, depthwise: bool) -> Result<(), Reason> {
         groups: groups as u32,
         act,
     };
-    let macs = (batch * oh * ow * oc * kh * kw * per_group) as u64;
     let mut inputs = vec![xt, wid];
     inputs.extend(b);
-    push(f, n, KOp::Conv2d(p).into(), inputs, y, macs);
+    push(f, n, KOp::Conv2d(p).into(), inputs, y);
     Ok(())
 }
 
@@ -392,14 +392,7 @@ fn fully_connected(f: &mut Front, n: &OpCx) -> Result<(), Reason> {
     };
     let mut inputs = vec![xt, wid];
     inputs.extend(b);
-    push(
-        f,
-        n,
-        KOp::Dense(p).into(),
-        inputs,
-        y,
-        (rows * k * units) as u64,
-    );
+    push(f, n, KOp::Dense(p).into(), inputs, y);
     Ok(())
 }
 
@@ -487,8 +480,7 @@ fn pool_2d(f: &mut Front, n: &OpCx) -> Result<(), Reason> {
     };
     let xt = f.input(x, Layout::Nchw)?;
     let y = f.output(out, true)?;
-    let macs = (xs[0] * oh * ow * xs[3] * kh * kw) as u64;
-    push(f, n, KOp::Pool2d(p).into(), vec![xt], y, macs);
+    push(f, n, KOp::Pool2d(p).into(), vec![xt], y);
     activation_after(f, n, y, act);
     Ok(())
 }
@@ -585,7 +577,7 @@ fn binary(f: &mut Front, n: &OpCx) -> Result<(), Reason> {
     let mut p = binary_params(&f.name(out), op, &so, &sa, &sb)?;
     p.act = act;
     let y = f.output(out, nchw)?;
-    push(f, n, KOp::Binary(p).into(), ids, y, 0);
+    push(f, n, KOp::Binary(p).into(), ids, y);
     Ok(())
 }
 
@@ -598,7 +590,7 @@ fn copy(f: &mut Front, n: &OpCx, x: TensorId, y: TensorId) -> Result<(), Reason>
         });
     }
     let p = strided_params(&f.g.tensors[y].name, &[len], &[1], 0)?;
-    push(f, n, KOp::Strided(p).into(), vec![x], y, 0);
+    push(f, n, KOp::Strided(p).into(), vec![x], y);
     Ok(())
 }
 
@@ -631,7 +623,7 @@ fn softmax(f: &mut Front, n: &OpCx) -> Result<(), Reason> {
         axis: fits_u32("classes", last)?,
         inner: 1,
     };
-    push(f, n, KOp::Softmax(p).into(), vec![xt], y, 0);
+    push(f, n, KOp::Softmax(p).into(), vec![xt], y);
     Ok(())
 }
 
@@ -660,7 +652,7 @@ fn unary(f: &mut Front, n: &OpCx) -> Result<(), Reason> {
         alpha,
         beta,
     };
-    push(f, n, KOp::Unary(p).into(), vec![xt], y, 0);
+    push(f, n, KOp::Unary(p).into(), vec![xt], y);
     Ok(())
 }
 
@@ -731,7 +723,7 @@ fn concatenation(f: &mut Front, n: &OpCx) -> Result<(), Reason> {
         count: ids.len() as u32,
         parts,
     };
-    push(f, n, KOp::Concat(p).into(), ids, y, 0);
+    push(f, n, KOp::Concat(p).into(), ids, y);
     Ok(())
 }
 
@@ -784,7 +776,7 @@ fn pad(f: &mut Front, n: &OpCx) -> Result<(), Reason> {
         begin: arr_u32(&begin),
         value,
     };
-    push(f, n, KOp::Pad(p).into(), vec![xt], y, 0);
+    push(f, n, KOp::Pad(p).into(), vec![xt], y);
     Ok(())
 }
 
@@ -819,7 +811,7 @@ fn mean(f: &mut Front, n: &OpCx) -> Result<(), Reason> {
     let p = reduce_params(&f.name(out), RED_MEAN, &shape, &red)?;
     let xt = f.input(x, if nchw { Layout::Nchw } else { Layout::Tfl })?;
     let y = f.output(out, nchw && keep)?;
-    push(f, n, KOp::Reduce(p).into(), vec![xt], y, 0);
+    push(f, n, KOp::Reduce(p).into(), vec![xt], y);
     Ok(())
 }
 
@@ -918,7 +910,7 @@ fn strided_slice(f: &mut Front, n: &OpCx) -> Result<(), Reason> {
         });
     }
     let p = strided_params(&f.name(out), &shape, &strides, offset)?;
-    push(f, n, KOp::Strided(p).into(), vec![xt], y, 0);
+    push(f, n, KOp::Strided(p).into(), vec![xt], y);
     Ok(())
 }
 
@@ -954,7 +946,7 @@ fn transpose(f: &mut Front, n: &OpCx) -> Result<(), Reason> {
     let xt = f.input(x, Layout::Tfl)?;
     let y = f.output(out, false)?;
     let p = strided_params(&f.name(out), &shape, &strides, 0)?;
-    push(f, n, KOp::Strided(p).into(), vec![xt], y, 0);
+    push(f, n, KOp::Strided(p).into(), vec![xt], y);
     Ok(())
 }
 
