@@ -245,6 +245,23 @@ impl Board {
         KNOWN.iter().copied().find(|k| *k == core)
     }
 
+    /// The fewest instructions per MAC the instructions kiln's kernels use on this core allow,
+    /// for an int8 (`int8`) or f32 layer: int8 `SMLAD` does two MACs (0.5) on cores with the
+    /// DSP extension, `MLA` one (1.0) on the Cortex-M3, `MULS` + `ADDS` (2.0) on Armv6-M and
+    /// the Cortex-M23; f32 `VFMA` one (1.0) with an FPU. `None` for soft float and unknown
+    /// cores.
+    pub fn mac_limit(&self, int8: bool) -> Option<f64> {
+        let cpu = self.target_cpu()?;
+        if !int8 {
+            return self.target.ends_with("hf").then_some(1.0);
+        }
+        Some(match cpu {
+            "cortex-m0" | "cortex-m0plus" | "cortex-m1" | "cortex-m23" => 2.0,
+            "cortex-m3" => 1.0,
+            _ => 0.5,
+        })
+    }
+
     fn parse(path: &Path, text: &str) -> Result<Board, BoardError> {
         let invalid = |message: String| BoardError::Invalid {
             path: path.to_path_buf(),
@@ -408,6 +425,19 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mac_limits_follow_the_core() {
+        let c = Catalog::builtin().unwrap();
+        let limit = |name: &str, int8| c.get(name).unwrap().mac_limit(int8);
+        assert_eq!(limit("mps2-an386", true), Some(0.5));
+        assert_eq!(limit("mps2-an386", false), Some(1.0));
+        assert_eq!(limit("mps2-an500", true), Some(0.5));
+        assert_eq!(limit("mps3-an547", true), Some(0.5));
+        assert_eq!(limit("mps2-an385", true), Some(1.0));
+        assert_eq!(limit("mps2-an385", false), None);
+        assert_eq!(limit("microbit", true), Some(2.0));
+    }
 
     #[test]
     fn target_cpu_comes_from_the_core() {

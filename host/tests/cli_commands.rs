@@ -127,6 +127,18 @@ fn bench_reports_latency_macs_and_sizes() {
     assert!(r["instructions_per_mac"].as_f64().unwrap() > 1.0);
     assert!(r["firmware"]["sizes"]["flash_code_bytes"].as_u64().unwrap() > 0);
     assert!(r["stack"]["stack_used"].as_u64().unwrap() > 0);
+    // Each dense layer next to the f32 limit of the Cortex-M4F (one VFMA per MAC).
+    let layers = r["layers"]["layers"].as_array().unwrap();
+    let dense: Vec<&Value> = layers.iter().filter(|l| l["macs"] != 0).collect();
+    assert!(!dense.is_empty(), "{layers:?}");
+    for l in dense {
+        assert_eq!(l["limit_per_mac"], 1.0, "{l}");
+        assert!(l["instructions_per_mac"].as_f64().unwrap() >= 1.0, "{l}");
+    }
+    assert!(layers
+        .iter()
+        .filter(|l| l["macs"] == 0)
+        .all(|l| l["limit_per_mac"].is_null()));
 }
 
 #[test]

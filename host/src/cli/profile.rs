@@ -1,7 +1,7 @@
 //! Per-layer latency measured on the device (`kiln bench`, `kiln validate --profile`): each
 //! layer timed as the difference of consecutive partial runs (layers `0..=L`, `InvokeUntil`)
-//! on one sample, next to its MACs, and the sum checked against a separately timed whole
-//! inference (DESIGN.md, measurement).
+//! on one sample, next to its MACs and the core's limit in instructions per MAC, and the sum
+//! checked against a separately timed whole inference (DESIGN.md, measurement).
 
 use serde::Serialize;
 
@@ -28,6 +28,9 @@ pub struct ProfileLayer {
     pub macs: u64,
     pub instructions: u64,
     pub instructions_per_mac: Option<f64>,
+    /// The fewest instructions per MAC the core allows for this layer's kernel
+    /// ([`crate::boards::Board::mac_limit`]); `None` without MACs or a known limit.
+    pub limit_per_mac: Option<f64>,
 }
 
 /// Models of at least this many instructions must have per-layer sums within
@@ -41,6 +44,7 @@ pub const SUM_TOLERANCE_PCT: f64 = 2.0;
 /// where nothing is timed (the host board).
 pub fn measure(
     p: &crate::deploy::Prepared,
+    target: &super::Target,
     runner: &mut dyn crate::deploy::Runner,
     sample: &[&[f32]],
     instructions: Option<u64>,
@@ -67,6 +71,12 @@ pub fn measure(
             macs: node.macs,
             instructions,
             instructions_per_mac: (node.macs > 0).then(|| instructions as f64 / node.macs as f64),
+            limit_per_mac: match target {
+                super::Target::Board(b) if node.macs > 0 => {
+                    b.mac_limit(matches!(node.op, crate::ir::Op::Q(_)))
+                }
+                _ => None,
+            },
         });
     }
     Ok(Some(Profile {
@@ -98,17 +108,19 @@ impl Profile {
     /// The human table (`kiln bench`, `kiln validate --profile`).
     pub fn print(&self) {
         println!(
-            "layers    {:<28} {:<16} {:>10} {:>12} {:>9} {:>7}",
-            "node", "kernel", "MACs", self.unit, "per MAC", "share"
+            "layers    {:<28} {:<16} {:>10} {:>12} {:>9} {:>7} {:>7}",
+            "node", "kernel", "MACs", self.unit, "per MAC", "limit", "share"
         );
         for x in &self.layers {
             println!(
-                "          {:<28} {:<16} {:>10} {:>12} {:>9} {:>6.1}%",
+                "          {:<28} {:<16} {:>10} {:>12} {:>9} {:>7} {:>6.1}%",
                 x.node,
                 x.kernel,
                 x.macs,
                 x.instructions,
                 x.instructions_per_mac
+                    .map_or("-".to_string(), |v| format!("{v:.2}")),
+                x.limit_per_mac
                     .map_or("-".to_string(), |v| format!("{v:.2}")),
                 x.instructions as f64 / self.total_instructions.max(1) as f64 * 100.0
             );

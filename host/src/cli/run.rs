@@ -329,6 +329,7 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
     let first: Vec<&[f32]> = inputs[0].iter().map(Vec::as_slice).collect();
     let layers = super::profile::measure(
         &p,
+        &target,
         runner.as_mut(),
         &first,
         instr.first().copied(),

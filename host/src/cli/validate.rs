@@ -273,6 +273,7 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
         let first = samples.sample_all(0);
         super::profile::measure(
             &p,
+            &target,
             runner.as_mut(),
             &first,
             instr.first().copied(),
