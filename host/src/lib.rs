@@ -1,4 +1,4 @@
-//! kiln: deploy a pre-trained ONNX model to microcontroller firmware, run it over a serial link and
+//! kiln: deploy a pre-trained ONNX or TFLite model to microcontroller firmware, run it over a serial link and
 //! validate it. One module per pipeline step; the library never prints, the CLI renders.
 
 pub mod boards;
@@ -13,6 +13,7 @@ pub mod import;
 pub mod ir;
 pub mod link;
 pub mod metrics;
+pub mod ops;
 pub mod optimize;
 pub mod plan;
 pub mod quantize;

@@ -12,22 +12,9 @@
 //! registry of every family ([`spec::deployed_ops`]) is the list the conformance suite and the
 //! docs derive from.
 
-mod binary;
-mod channel_affine;
-mod concat;
-mod conv2d;
-mod dense;
-mod gather;
 pub mod onnx;
-mod pad;
-mod pool2d;
-mod reduce;
-mod resize;
-mod shape;
-mod softmax;
-mod strided;
+pub(crate) mod shape;
 pub mod tflite;
-mod unary;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -38,8 +25,8 @@ use tract_onnx::prelude::InferenceModel;
 use crate::ir;
 pub use onnx::spec;
 pub use onnx::{import_proto, load_proto};
-pub use strided::is_plain_copy;
-pub(crate) use strided::strided_params;
+pub use crate::ops::strided::is_plain_copy;
+pub(crate) use crate::ops::strided::strided_params;
 
 /// Options for [`import`].
 #[derive(Clone, Debug, Default)]

@@ -122,19 +122,19 @@ pub fn deployed_ops() -> Vec<&'static str> {
 /// Every supported op, family by family.
 pub fn table() -> impl Iterator<Item = &'static OpSpec> {
     [
-        crate::import::conv2d::SPECS,
-        crate::import::dense::SPECS,
-        crate::import::binary::SPECS,
-        crate::import::unary::SPECS,
-        crate::import::pool2d::SPECS,
-        crate::import::reduce::SPECS,
-        crate::import::strided::SPECS,
-        crate::import::concat::SPECS,
-        crate::import::gather::SPECS,
-        crate::import::pad::SPECS,
-        crate::import::resize::SPECS,
-        crate::import::softmax::SPECS,
-        crate::import::channel_affine::SPECS,
+        crate::ops::conv2d::SPECS,
+        crate::ops::dense::SPECS,
+        crate::ops::binary::SPECS,
+        crate::ops::unary::SPECS,
+        crate::ops::pool2d::SPECS,
+        crate::ops::reduce::SPECS,
+        crate::ops::strided::SPECS,
+        crate::ops::concat::SPECS,
+        crate::ops::gather::SPECS,
+        crate::ops::pad::SPECS,
+        crate::ops::resize::SPECS,
+        crate::ops::softmax::SPECS,
+        crate::ops::channel_affine::SPECS,
     ]
     .into_iter()
     .flatten()

@@ -24,7 +24,7 @@ use kiln_kernels::f32::KOp;
 use tract_tflite::tflite as fb;
 
 use super::{ImportError, ImportOptions, Imported, Problem, Reason, TractModel};
-use crate::import::strided::strided_params;
+use crate::ops::strided::strided_params;
 use crate::ir::{self, DType, QParams, TensorId};
 
 /// Whether `bytes` are a TFLite flatbuffer (file identifier `TFL3` at offset 4).

@@ -5,10 +5,10 @@ use kiln_kernels::f32::*;
 use tract_tflite::tflite as fb;
 
 use super::{checked_len, limitation, nchw_shape, Front, Layout, NHWC_TO_NCHW};
-use crate::import::binary::{binary_params, broadcast_shape, broadcast_strides};
-use crate::import::reduce::reduce_params;
+use crate::ops::binary::{binary_params, broadcast_shape, broadcast_strides};
+use crate::ops::reduce::reduce_params;
 use crate::import::shape::{arr_u32, fits_u32, strides_of};
-use crate::import::strided::strided_params;
+use crate::ops::strided::strided_params;
 use crate::import::Reason;
 use crate::ir::{self, QParams, TensorId};
 

@@ -3,12 +3,12 @@
 
 use kiln_kernels::f32::*;
 
-use super::onnx::cx::{Cx, NodeCx};
-use super::onnx::spec::{In, OpSpec, MAX_OPSET};
-use super::shape::fits_u32;
-use super::Reason;
+use crate::import::onnx::cx::{Cx, NodeCx};
+use crate::import::onnx::spec::{In, OpSpec, MAX_OPSET};
+use crate::import::shape::fits_u32;
+use crate::import::Reason;
 
-pub(super) const SPECS: &[OpSpec] = &[OpSpec {
+pub(crate) const SPECS: &[OpSpec] = &[OpSpec {
     op_type: "Conv",
     opsets: (1, MAX_OPSET),
     inputs: &[In::f32("X"), In::weight("W"), In::weight("B").opt()],

@@ -2,10 +2,10 @@
 
 use kiln_kernels::f32::*;
 
-use super::onnx::cx::{Cx, NodeCx};
-use super::onnx::spec::{In, OpSpec, MAX_OPSET};
-use super::shape::fits_u32;
-use super::Reason;
+use crate::import::onnx::cx::{Cx, NodeCx};
+use crate::import::onnx::spec::{In, OpSpec, MAX_OPSET};
+use crate::import::shape::fits_u32;
+use crate::import::Reason;
 
 const X: &[In] = &[In::f32("X")];
 
@@ -13,7 +13,7 @@ const fn act(
     op_type: &'static str,
     since: i64,
     attrs: &'static [&'static str],
-    lower: super::spec::Lower,
+    lower: crate::import::spec::Lower,
 ) -> OpSpec {
     OpSpec {
         op_type,
@@ -27,7 +27,7 @@ const fn act(
     }
 }
 
-pub(super) const SPECS: &[OpSpec] = &[
+pub(crate) const SPECS: &[OpSpec] = &[
     act("Relu", 6, &[], lower_relu),
     act("LeakyRelu", 6, &["alpha"], lower_leaky_relu),
     act("Sigmoid", 6, &[], lower_sigmoid),

@@ -3,12 +3,12 @@
 
 use kiln_kernels::f32::*;
 
-use super::onnx::cx::{Cx, NodeCx};
-use super::onnx::spec::{In, OpSpec, MAX_OPSET};
-use super::shape::{fits_u32, norm_axis};
-use super::Reason;
+use crate::import::onnx::cx::{Cx, NodeCx};
+use crate::import::onnx::spec::{In, OpSpec, MAX_OPSET};
+use crate::import::shape::{fits_u32, norm_axis};
+use crate::import::Reason;
 
-pub(super) const SPECS: &[OpSpec] = &[OpSpec {
+pub(crate) const SPECS: &[OpSpec] = &[OpSpec {
     op_type: "Concat",
     opsets: (4, MAX_OPSET),
     inputs: &[In::f32("inputs")],
@@ -72,7 +72,7 @@ pub(crate) fn concat_into(
     temp_shape: impl Fn(usize) -> Vec<usize>,
 ) -> Result<(), Reason> {
     if parts.len() == 1 {
-        return super::strided::emit_copy(cx, n, parts[0].0, y);
+        return crate::ops::strided::onnx::emit_copy(cx, n, parts[0].0, y);
     }
     let mut acc: Option<(usize, usize)> = None;
     let mut rest = parts;

@@ -4,13 +4,13 @@
 
 use kiln_kernels::f32::{KOp, StridedP, MAX_RANK};
 
-use super::onnx::cx::{Cx, NodeCx};
-use super::onnx::spec::{In, OpSpec, MAX_OPSET};
-use super::shape::{norm_axis, strides_of};
-use super::Reason;
+use crate::import::onnx::cx::{Cx, NodeCx};
+use crate::import::onnx::spec::{In, OpSpec, MAX_OPSET};
+use crate::import::shape::{norm_axis, strides_of};
+use crate::import::Reason;
 use crate::ir::TensorId;
 
-pub(super) const SPECS: &[OpSpec] = &[
+pub(crate) const SPECS: &[OpSpec] = &[
     OpSpec {
         op_type: "Reshape",
         opsets: (5, MAX_OPSET),
@@ -215,10 +215,10 @@ pub(crate) fn strided_params(
         rank: dims.len() as u32,
         out_shape: [0; MAX_RANK],
         strides: [0; MAX_RANK],
-        offset: super::shape::fits_u32("offset", offset)?,
+        offset: crate::import::shape::fits_u32("offset", offset)?,
     };
     for (d, (n, s)) in dims.into_iter().enumerate() {
-        p.out_shape[d] = super::shape::fits_u32("dimension", n)?;
+        p.out_shape[d] = crate::import::shape::fits_u32("dimension", n)?;
         p.strides[d] = i32::try_from(s).map_err(|_| Reason::Limitation {
             what: format!("stride {s} does not fit in 32 bits"),
         })?;

@@ -3,14 +3,14 @@
 
 use kiln_kernels::f32::*;
 
-use super::onnx::cx::{Cx, NodeCx};
-use super::onnx::spec::{In, OpSpec, MAX_OPSET};
-use super::shape::strides_of;
-use super::Reason;
+use crate::import::onnx::cx::{Cx, NodeCx};
+use crate::import::onnx::spec::{In, OpSpec, MAX_OPSET};
+use crate::import::shape::strides_of;
+use crate::import::Reason;
 
 const INPUTS: &[In] = &[In::f32("A"), In::f32("B")];
 
-const fn bin(op_type: &'static str, lower: super::spec::Lower) -> OpSpec {
+const fn bin(op_type: &'static str, lower: crate::import::spec::Lower) -> OpSpec {
     OpSpec {
         op_type,
         opsets: (7, MAX_OPSET),
@@ -23,7 +23,7 @@ const fn bin(op_type: &'static str, lower: super::spec::Lower) -> OpSpec {
     }
 }
 
-pub(super) const SPECS: &[OpSpec] = &[
+pub(crate) const SPECS: &[OpSpec] = &[
     bin("Add", lower_add),
     bin("Sub", lower_sub),
     bin("Mul", lower_mul),
@@ -125,9 +125,9 @@ pub(crate) fn binary_params(
         act: Act::NONE,
     };
     for (d, (o, sa, sb)) in dims.into_iter().enumerate() {
-        p.out_shape[d] = super::shape::fits_u32("dimension", o)?;
-        p.a_strides[d] = super::shape::fits_u32("stride", sa)?;
-        p.b_strides[d] = super::shape::fits_u32("stride", sb)?;
+        p.out_shape[d] = crate::import::shape::fits_u32("dimension", o)?;
+        p.a_strides[d] = crate::import::shape::fits_u32("stride", sa)?;
+        p.b_strides[d] = crate::import::shape::fits_u32("stride", sb)?;
     }
     Ok(p)
 }

@@ -2,12 +2,12 @@
 
 use kiln_kernels::f32::*;
 
-use super::onnx::cx::{Cx, NodeCx};
-use super::onnx::spec::{In, OpSpec, MAX_OPSET};
-use super::shape::{arr_u32, norm_axis};
-use super::Reason;
+use crate::import::onnx::cx::{Cx, NodeCx};
+use crate::import::onnx::spec::{In, OpSpec, MAX_OPSET};
+use crate::import::shape::{arr_u32, norm_axis};
+use crate::import::Reason;
 
-pub(super) const SPECS: &[OpSpec] = &[
+pub(crate) const SPECS: &[OpSpec] = &[
     OpSpec {
         op_type: "Pad",
         opsets: (2, 10),
@@ -115,7 +115,7 @@ fn lower_pad(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
         });
     }
     for &d in out_shape.iter() {
-        super::shape::fits_u32("dimension", d)?;
+        crate::import::shape::fits_u32("dimension", d)?;
     }
     let p = PadP {
         rank: rank.max(1) as u32,

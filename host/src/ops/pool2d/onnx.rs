@@ -3,13 +3,13 @@
 
 use kiln_kernels::f32::*;
 
-use super::conv2d::window;
-use super::onnx::cx::{Cx, NodeCx};
-use super::onnx::spec::{In, OpSpec, MAX_OPSET};
-use super::shape::{arr_u32, fits_u32};
-use super::Reason;
+use crate::ops::conv2d::window;
+use crate::import::onnx::cx::{Cx, NodeCx};
+use crate::import::onnx::spec::{In, OpSpec, MAX_OPSET};
+use crate::import::shape::{arr_u32, fits_u32};
+use crate::import::Reason;
 
-pub(super) const SPECS: &[OpSpec] = &[
+pub(crate) const SPECS: &[OpSpec] = &[
     OpSpec {
         op_type: "MaxPool",
         opsets: (1, MAX_OPSET),

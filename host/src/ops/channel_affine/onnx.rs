@@ -4,10 +4,10 @@
 
 use kiln_kernels::f32::*;
 
-use super::onnx::cx::{Cx, NodeCx};
-use super::onnx::spec::{In, OpSpec, MAX_OPSET};
-use super::shape::fits_u32;
-use super::Reason;
+use crate::import::onnx::cx::{Cx, NodeCx};
+use crate::import::onnx::spec::{In, OpSpec, MAX_OPSET};
+use crate::import::shape::fits_u32;
+use crate::import::Reason;
 
 const BN_INPUTS: &[In] = &[
     In::f32("X"),
@@ -17,7 +17,7 @@ const BN_INPUTS: &[In] = &[
     In::weight("var"),
 ];
 
-pub(super) const SPECS: &[OpSpec] = &[
+pub(crate) const SPECS: &[OpSpec] = &[
     OpSpec {
         op_type: "BatchNormalization",
         opsets: (7, 8),

@@ -3,14 +3,14 @@
 
 use kiln_kernels::f32::*;
 
-use super::binary::{binary_params, broadcast_strides};
-use super::onnx::cx::{Cx, NodeCx};
-use super::onnx::spec::{In, OpSpec, MAX_OPSET};
-use super::shape::fits_u32;
-use super::strided::strided_params;
-use super::Reason;
+use crate::ops::binary::{binary_params, broadcast_strides};
+use crate::import::onnx::cx::{Cx, NodeCx};
+use crate::import::onnx::spec::{In, OpSpec, MAX_OPSET};
+use crate::import::shape::fits_u32;
+use crate::ops::strided::strided_params;
+use crate::import::Reason;
 
-pub(super) const SPECS: &[OpSpec] = &[
+pub(crate) const SPECS: &[OpSpec] = &[
     OpSpec {
         op_type: "Gemm",
         opsets: (7, MAX_OPSET),
@@ -206,7 +206,7 @@ fn lower_matmul(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
     let a_batch: &[usize] = if a_vec { &[] } else { &sa[..sa.len() - 2] };
     let b_batch: &[usize] = if b_vec { &[] } else { &sb[..sb.len() - 2] };
     let out_batch =
-        super::binary::broadcast_shape(a_batch, b_batch).ok_or_else(|| Reason::InvalidValue {
+        crate::ops::binary::broadcast_shape(a_batch, b_batch).ok_or_else(|| Reason::InvalidValue {
             input: b.to_string(),
             why: format!("batch dims {a_batch:?} and {b_batch:?} do not broadcast"),
         })?;
@@ -248,9 +248,9 @@ fn lower_matmul(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
         why: format!("batch dims {a_batch:?} and {b_batch:?} do not broadcast"),
     };
     let a_strides =
-        super::binary::broadcast_strides(a_batch, &out_batch).ok_or_else(no_broadcast)?;
+        crate::ops::binary::broadcast_strides(a_batch, &out_batch).ok_or_else(no_broadcast)?;
     let b_strides =
-        super::binary::broadcast_strides(b_batch, &out_batch).ok_or_else(no_broadcast)?;
+        crate::ops::binary::broadcast_strides(b_batch, &out_batch).ok_or_else(no_broadcast)?;
     let a_count: usize = a_batch.iter().product();
     let y = cx.output(out)?;
     let mut parts = vec![];
@@ -280,5 +280,5 @@ fn lower_matmul(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
         cx.emit(n, KOp::Dense(dense(1)?), vec![x, wt], vec![r], vec![]);
         parts.push((r, 1));
     }
-    super::concat::concat_into(cx, n, &parts, 1, m * nn, y, |len| vec![len, m, nn])
+    crate::ops::concat::concat_into(cx, n, &parts, 1, m * nn, y, |len| vec![len, m, nn])
 }

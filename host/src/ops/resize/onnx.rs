@@ -4,10 +4,10 @@
 
 use kiln_kernels::f32::*;
 
-use super::onnx::cx::{Cx, NodeCx};
-use super::onnx::spec::{In, OpSpec, MAX_OPSET};
-use super::shape::{arr_u32, norm_axis};
-use super::Reason;
+use crate::import::onnx::cx::{Cx, NodeCx};
+use crate::import::onnx::spec::{In, OpSpec, MAX_OPSET};
+use crate::import::shape::{arr_u32, norm_axis};
+use crate::import::Reason;
 
 const COMMON_ATTRS: &[&str] = &[
     "mode",
@@ -18,7 +18,7 @@ const COMMON_ATTRS: &[&str] = &[
     "extrapolation_value",
 ];
 
-pub(super) const SPECS: &[OpSpec] = &[
+pub(crate) const SPECS: &[OpSpec] = &[
     OpSpec {
         op_type: "Resize",
         opsets: (10, 10),
@@ -276,7 +276,7 @@ fn lower_resize(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
         idx.extend(axis_table(coord, nearest, scale[d], si[d], so[d]));
     }
     for &d in so.iter().chain(&si) {
-        super::shape::fits_u32("dimension", d)?;
+        crate::import::shape::fits_u32("dimension", d)?;
     }
     let p = ResizeP {
         rank: rank as u32,

@@ -3,12 +3,12 @@
 
 use kiln_kernels::f32::*;
 
-use super::onnx::cx::{Cx, NodeCx};
-use super::onnx::spec::{In, OpSpec, MAX_OPSET};
-use super::shape::{fits_u32, norm_axis};
-use super::Reason;
+use crate::import::onnx::cx::{Cx, NodeCx};
+use crate::import::onnx::spec::{In, OpSpec, MAX_OPSET};
+use crate::import::shape::{fits_u32, norm_axis};
+use crate::import::Reason;
 
-pub(super) const SPECS: &[OpSpec] = &[OpSpec {
+pub(crate) const SPECS: &[OpSpec] = &[OpSpec {
     op_type: "Gather",
     opsets: (1, MAX_OPSET),
     inputs: &[In::f32("data"), In::int("indices")],

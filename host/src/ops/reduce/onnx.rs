@@ -3,16 +3,16 @@
 
 use kiln_kernels::f32::*;
 
-use super::onnx::cx::{Cx, NodeCx};
-use super::onnx::spec::{In, OpSpec, MAX_OPSET};
-use super::shape::{arr_u32, norm_axis};
-use super::Reason;
+use crate::import::onnx::cx::{Cx, NodeCx};
+use crate::import::onnx::spec::{In, OpSpec, MAX_OPSET};
+use crate::import::shape::{arr_u32, norm_axis};
+use crate::import::Reason;
 
 const DATA: &[In] = &[In::f32("data")];
 const DATA_AXES: &[In] = &[In::f32("data"), In::int("axes").opt()];
 const X: &[In] = &[In::f32("X")];
 
-const fn attr_axes(op_type: &'static str, until: i64, lower: super::spec::Lower) -> OpSpec {
+const fn attr_axes(op_type: &'static str, until: i64, lower: crate::import::spec::Lower) -> OpSpec {
     OpSpec {
         op_type,
         opsets: (1, until),
@@ -25,7 +25,7 @@ const fn attr_axes(op_type: &'static str, until: i64, lower: super::spec::Lower)
     }
 }
 
-const fn input_axes(op_type: &'static str, since: i64, lower: super::spec::Lower) -> OpSpec {
+const fn input_axes(op_type: &'static str, since: i64, lower: crate::import::spec::Lower) -> OpSpec {
     OpSpec {
         op_type,
         opsets: (since, MAX_OPSET),
@@ -38,7 +38,7 @@ const fn input_axes(op_type: &'static str, since: i64, lower: super::spec::Lower
     }
 }
 
-const fn global(op_type: &'static str, lower: super::spec::Lower) -> OpSpec {
+const fn global(op_type: &'static str, lower: crate::import::spec::Lower) -> OpSpec {
     OpSpec {
         op_type,
         opsets: (1, MAX_OPSET),
@@ -51,7 +51,7 @@ const fn global(op_type: &'static str, lower: super::spec::Lower) -> OpSpec {
     }
 }
 
-pub(super) const SPECS: &[OpSpec] = &[
+pub(crate) const SPECS: &[OpSpec] = &[
     attr_axes("ReduceMean", 17, lower_mean),
     input_axes("ReduceMean", 18, lower_mean),
     attr_axes("ReduceMax", 17, lower_max),
@@ -108,7 +108,7 @@ pub(crate) fn reduce_params(
     }
     let sizes: Vec<usize> = dims.iter().map(|d| d.0).collect();
     for &s in &sizes {
-        super::shape::fits_u32("dimension", s)?;
+        crate::import::shape::fits_u32("dimension", s)?;
     }
     let mask = dims
         .iter()
@@ -171,7 +171,7 @@ fn lower(cx: &mut Cx, n: &NodeCx, kind: u8) -> Result<(), Reason> {
         None if !attr_form && n.attr_i("noop_with_empty_axes", 0)? != 0 => {
             let xt = cx.tensor(x)?;
             let y = cx.output(n.out0()?)?;
-            return super::strided::emit_copy(cx, n, xt, y);
+            return crate::ops::strided::onnx::emit_copy(cx, n, xt, y);
         }
         None => vec![true; rank],
     };

@@ -1,0 +1,8 @@
+//! 2-D convolution, grouped and depthwise included (Conv, TFLite CONV_2D and DEPTHWISE_CONV_2D).
+//!
+//! The family's home: `onnx` (its ONNX specs and lowering, and the kernel-parameter builders both
+//! front ends call).
+
+pub(crate) mod onnx;
+
+pub(crate) use onnx::*;

@@ -1,0 +1,8 @@
+//! Dense layers: Gemm, MatMul with a constant operand, TFLite FULLY_CONNECTED.
+//!
+//! The family's home: `onnx` (its ONNX specs and lowering, and the kernel-parameter builders both
+//! front ends call).
+
+pub(crate) mod onnx;
+
+pub(crate) use onnx::*;

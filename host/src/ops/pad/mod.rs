@@ -1,0 +1,8 @@
+//! Constant, edge and reflect padding (Pad, TFLite PAD and PADV2).
+//!
+//! The family's home: `onnx` (its ONNX specs and lowering, and the kernel-parameter builders both
+//! front ends call).
+
+pub(crate) mod onnx;
+
+pub(crate) use onnx::*;

@@ -1,0 +1,8 @@
+//! Resize (nearest and linear) through per-axis coordinate tables.
+//!
+//! The family's home: `onnx` (its ONNX specs and lowering, and the kernel-parameter builders both
+//! front ends call).
+
+pub(crate) mod onnx;
+
+pub(crate) use onnx::*;

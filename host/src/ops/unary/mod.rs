@@ -1,0 +1,8 @@
+//! Element-wise functions (Relu, Clip, Sigmoid, Tanh, HardSwish, ...; TFLite LOGISTIC, TANH, RELU, RELU6, HARD_SWISH, ...).
+//!
+//! The family's home: `onnx` (its ONNX specs and lowering, and the kernel-parameter builders both
+//! front ends call).
+
+pub(crate) mod onnx;
+
+pub(crate) use onnx::*;
