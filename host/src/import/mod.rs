@@ -23,10 +23,10 @@ use std::path::{Path, PathBuf};
 use tract_onnx::prelude::InferenceModel;
 
 use crate::ir;
-pub use onnx::spec;
-pub use onnx::{import_proto, load_proto};
 pub use crate::ops::strided::is_plain_copy;
 pub(crate) use crate::ops::strided::strided_params;
+pub use onnx::spec;
+pub use onnx::{import_proto, load_proto};
 
 /// Options for [`import`].
 #[derive(Clone, Debug, Default)]

@@ -15,7 +15,7 @@
 //!   scales), int8 inputs read through a Dequantize, int8 outputs written by a Quantize;
 //!   `quantize::lower` then runs it in int8 with exactly those parameters.
 
-mod ops;
+pub(crate) mod ops;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -24,8 +24,8 @@ use kiln_kernels::f32::KOp;
 use tract_tflite::tflite as fb;
 
 use super::{ImportError, ImportOptions, Imported, Problem, Reason, TractModel};
-use crate::ops::strided::strided_params;
 use crate::ir::{self, DType, QParams, TensorId};
+use crate::ops::strided::strided_params;
 
 /// Whether `bytes` are a TFLite flatbuffer (file identifier `TFL3` at offset 4).
 pub fn is_tflite(bytes: &[u8]) -> bool {
@@ -34,7 +34,7 @@ pub fn is_tflite(bytes: &[u8]) -> bool {
 
 /// Where a TFLite tensor's value lives in the kiln graph.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Val {
+pub(crate) struct Val {
     pub id: TensorId,
     /// A 4-D value stored NCHW (TFLite's NHWC permuted).
     pub nchw: bool,
@@ -42,7 +42,7 @@ pub(super) struct Val {
 
 /// The layout an op reads an activation in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Layout {
+pub(crate) enum Layout {
     /// TFLite's own order.
     Tfl,
     /// NCHW for 4-D values (TFLite's order otherwise).
@@ -50,17 +50,17 @@ pub(super) enum Layout {
 }
 
 /// NHWC dim `d` sits at `NHWC_TO_NCHW[d]` in NCHW.
-pub(super) const NHWC_TO_NCHW: [usize; 4] = [0, 2, 3, 1];
+pub(crate) const NHWC_TO_NCHW: [usize; 4] = [0, 2, 3, 1];
 
 /// Permutes a 4-D NHWC shape to NCHW.
-pub(super) fn nchw_shape(s: &[usize]) -> Vec<usize> {
+pub(crate) fn nchw_shape(s: &[usize]) -> Vec<usize> {
     vec![s[0], s[3], s[1], s[2]]
 }
 
 /// A tensor's quantization as TFLite stores it: scales, zero points, quantized dimension.
-pub(super) type TflQuant = (Vec<f32>, Vec<i32>, usize);
+pub(crate) type TflQuant = (Vec<f32>, Vec<i32>, usize);
 
-pub(super) struct Front<'a> {
+pub(crate) struct Front<'a> {
     pub model: fb::Model<'a>,
     pub sg: fb::SubGraph<'a>,
     pub g: ir::Graph,
@@ -402,12 +402,12 @@ impl<'a> Front<'a> {
     }
 }
 
-pub(super) fn limitation(what: &str) -> Reason {
+pub(crate) fn limitation(what: &str) -> Reason {
     Reason::Limitation { what: what.into() }
 }
 
 /// Element count with overflow checked.
-pub(super) fn checked_len(name: &str, shape: &[usize]) -> Result<usize, Reason> {
+pub(crate) fn checked_len(name: &str, shape: &[usize]) -> Result<usize, Reason> {
     shape
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
@@ -417,7 +417,7 @@ pub(super) fn checked_len(name: &str, shape: &[usize]) -> Result<usize, Reason> 
         })
 }
 
-pub(super) fn type_name(t: fb::TensorType) -> String {
+pub(crate) fn type_name(t: fb::TensorType) -> String {
     t.variant_name()
         .map(|s| s.to_lowercase())
         .unwrap_or_else(|| format!("tensor type {}", t.0))
@@ -431,7 +431,7 @@ fn builtin(code: &fb::OperatorCode) -> fb::BuiltinOperator {
     fb::BuiltinOperator(dep.max(new))
 }
 
-pub(super) fn builtin_name(op: fb::BuiltinOperator) -> String {
+pub(crate) fn builtin_name(op: fb::BuiltinOperator) -> String {
     op.variant_name()
         .map(str::to_string)
         .unwrap_or_else(|| format!("BUILTIN_{}", op.0))

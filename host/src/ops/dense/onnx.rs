@@ -3,12 +3,12 @@
 
 use kiln_kernels::f32::*;
 
-use crate::ops::binary::{binary_params, broadcast_strides};
 use crate::import::onnx::cx::{Cx, NodeCx};
 use crate::import::onnx::spec::{In, OpSpec, MAX_OPSET};
 use crate::import::shape::fits_u32;
-use crate::ops::strided::strided_params;
 use crate::import::Reason;
+use crate::ops::binary::{binary_params, broadcast_strides};
+use crate::ops::strided::strided_params;
 
 pub(crate) const SPECS: &[OpSpec] = &[
     OpSpec {
@@ -205,11 +205,12 @@ fn lower_matmul(cx: &mut Cx, n: &NodeCx) -> Result<(), Reason> {
     }
     let a_batch: &[usize] = if a_vec { &[] } else { &sa[..sa.len() - 2] };
     let b_batch: &[usize] = if b_vec { &[] } else { &sb[..sb.len() - 2] };
-    let out_batch =
-        crate::ops::binary::broadcast_shape(a_batch, b_batch).ok_or_else(|| Reason::InvalidValue {
+    let out_batch = crate::ops::binary::broadcast_shape(a_batch, b_batch).ok_or_else(|| {
+        Reason::InvalidValue {
             input: b.to_string(),
             why: format!("batch dims {a_batch:?} and {b_batch:?} do not broadcast"),
-        })?;
+        }
+    })?;
     let mut expected = out_batch.clone();
     if !a_vec {
         expected.push(m);

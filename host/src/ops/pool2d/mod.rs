@@ -1,8 +1,9 @@
 //! 2-D max and average pooling, global pooling included (TFLite AVERAGE_POOL_2D, MAX_POOL_2D).
 //!
 //! The family's home: `onnx` (its ONNX specs and lowering, and the kernel-parameter builders both
-//! front ends call).
+//! front ends call), `tflite` (its TFLite builtins).
 
 pub(crate) mod onnx;
+pub(crate) mod tflite;
 
 pub(crate) use onnx::*;

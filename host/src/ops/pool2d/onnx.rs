@@ -3,11 +3,11 @@
 
 use kiln_kernels::f32::*;
 
-use crate::ops::conv2d::window;
 use crate::import::onnx::cx::{Cx, NodeCx};
 use crate::import::onnx::spec::{In, OpSpec, MAX_OPSET};
 use crate::import::shape::{arr_u32, fits_u32};
 use crate::import::Reason;
+use crate::ops::conv2d::window;
 
 pub(crate) const SPECS: &[OpSpec] = &[
     OpSpec {

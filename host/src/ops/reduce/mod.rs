@@ -1,8 +1,9 @@
 //! Reductions over axes (ReduceMean / Sum / Max, TFLite MEAN).
 //!
 //! The family's home: `onnx` (its ONNX specs and lowering, and the kernel-parameter builders both
-//! front ends call).
+//! front ends call), `tflite` (its TFLite builtins).
 
 pub(crate) mod onnx;
+pub(crate) mod tflite;
 
 pub(crate) use onnx::*;

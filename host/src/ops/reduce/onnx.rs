@@ -25,7 +25,11 @@ const fn attr_axes(op_type: &'static str, until: i64, lower: crate::import::spec
     }
 }
 
-const fn input_axes(op_type: &'static str, since: i64, lower: crate::import::spec::Lower) -> OpSpec {
+const fn input_axes(
+    op_type: &'static str,
+    since: i64,
+    lower: crate::import::spec::Lower,
+) -> OpSpec {
     OpSpec {
         op_type,
         opsets: (since, MAX_OPSET),

@@ -1,8 +1,9 @@
 //! Element-wise functions (Relu, Clip, Sigmoid, Tanh, HardSwish, ...; TFLite LOGISTIC, TANH, RELU, RELU6, HARD_SWISH, ...).
 //!
 //! The family's home: `onnx` (its ONNX specs and lowering, and the kernel-parameter builders both
-//! front ends call).
+//! front ends call), `tflite` (its TFLite builtins).
 
 pub(crate) mod onnx;
+pub(crate) mod tflite;
 
 pub(crate) use onnx::*;
