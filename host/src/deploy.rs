@@ -258,8 +258,23 @@ fn hex_hash<S: serde::Serializer>(h: &[u8; 16], s: S) -> Result<S::Ok, S::Error>
     s.serialize_str(&hex::encode(h))
 }
 
-/// Default output directory for a model, board and precision: `kiln-out/<model>-<board>` for
-/// f32, `kiln-out/<model>-int8-<board>` for int8.
+/// Default output directory of a prepared model for a board: `kiln-out/<model>-<board>` for
+/// f32, `kiln-out/<model>-int8-<board>` for int8; a TFLite file's `<model>` gets `-tflite`, so
+/// it and its ONNX conversion beside it (`model.tflite`, `model.onnx`) build apart.
+pub fn default_out_of(p: &Prepared, board: &str) -> PathBuf {
+    let tflite = matches!(
+        p.imported.model.source,
+        crate::import::ReferenceSource::Tflite(_)
+    );
+    let name = if tflite {
+        format!("{}-tflite", p.model_name)
+    } else {
+        p.model_name.clone()
+    };
+    default_out(&name, board, p.precision())
+}
+
+/// Default output directory for a model name, board and precision (see [`default_out_of`]).
 pub fn default_out(model_name: &str, board: &str, precision: &str) -> PathBuf {
     let name = codegen::crate_name(model_name);
     PathBuf::from("kiln-out").join(match precision {
@@ -676,8 +691,31 @@ impl Runner for DeviceRunner {
 
 #[cfg(test)]
 mod tests {
-    use super::model_name;
+    use super::{default_out_of, model_name, prepare, QuantConfig};
     use std::path::Path;
+
+    #[test]
+    fn a_tflite_file_and_its_onnx_conversion_build_apart() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/mlperf-tiny/ad");
+        let out = |file: &str| {
+            let p = prepare(
+                &root.join(file),
+                &Default::default(),
+                None,
+                &QuantConfig::default(),
+            )
+            .unwrap();
+            default_out_of(&p, "mps2-an386")
+        };
+        assert_eq!(
+            out("model_int8.tflite"),
+            Path::new("kiln-out/ad-int8-tflite-int8-mps2-an386")
+        );
+        assert_eq!(
+            out("model_int8.onnx"),
+            Path::new("kiln-out/ad-int8-int8-mps2-an386")
+        );
+    }
 
     #[test]
     fn model_names_from_paths() {

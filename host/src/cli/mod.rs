@@ -345,7 +345,7 @@ pub fn build_firmware_for(
     protocol: crate::codegen::Protocol,
 ) -> anyhow::Result<crate::deploy::Firmware> {
     let out = a.out.clone().unwrap_or_else(|| {
-        let out = crate::deploy::default_out(&p.model_name, &board.name, p.precision());
+        let out = crate::deploy::default_out_of(p, &board.name);
         match protocol {
             crate::codegen::Protocol::Kiln => out,
             crate::codegen::Protocol::MlperfTiny { .. } => {
