@@ -303,31 +303,31 @@ pub fn lower(
 }
 
 /// An int8 kernel for one node, before its inputs are converted.
-struct QNode {
-    op: QOp,
-    tables: QTables,
+pub(crate) struct QNode {
+    pub(crate) op: QOp,
+    pub(crate) tables: QTables,
     /// Node inputs: `Ok(id)` an activation of the source graph (read as int8), `Err(id)` a new
     /// int8 constant already in the output graph.
-    inputs: Vec<Result<TensorId, TensorId>>,
-    out_q: QParams,
+    pub(crate) inputs: Vec<Result<TensorId, TensorId>>,
+    pub(crate) out_q: QParams,
 }
 
 /// The quantized parts of a conv / dense node ([`Lowering::weighted`]).
-struct Weighted {
-    xq: QParams,
-    oq: QParams,
-    clamp: (i8, i8),
+pub(crate) struct Weighted {
+    pub(crate) xq: QParams,
+    pub(crate) oq: QParams,
+    pub(crate) clamp: (i8, i8),
     /// Weights, channel-major.
-    wq: Vec<i8>,
-    ws: Vec<f32>,
-    tables: QTables,
+    pub(crate) wq: Vec<i8>,
+    pub(crate) ws: Vec<f32>,
+    pub(crate) tables: QTables,
 }
 
-struct Lowering<'a> {
-    src: &'a Graph,
+pub(crate) struct Lowering<'a> {
+    pub(crate) src: &'a Graph,
     cal: Option<&'a Calibration>,
     opts: &'a LowerOptions,
-    out: Graph,
+    pub(crate) out: Graph,
     /// Source activation → its int8 version in `out`.
     as_i8: HashMap<TensorId, TensorId>,
     /// Source activation → its f32 version in `out`.
@@ -335,11 +335,11 @@ struct Lowering<'a> {
     report: LowerReport,
 }
 
-type Plan<T> = Result<T, String>;
+pub(crate) type Plan<T> = Result<T, String>;
 
 impl Lowering<'_> {
     /// The model's own params of activation `t`, else its calibrated range's.
-    fn own_q(&self, t: TensorId) -> Plan<QParams> {
+    pub(crate) fn own_q(&self, t: TensorId) -> Plan<QParams> {
         let name = &self.src.tensors[t].name;
         if let Some(q) = &self.src.tensors[t].quant {
             return if q.scale.len() == 1 && q.zp.len() == 1 {
@@ -362,7 +362,7 @@ impl Lowering<'_> {
 
     /// Parameters an activation has (or will have) as int8: its producer's if it already is
     /// int8, else its own.
-    fn in_q(&self, t: TensorId) -> Plan<QParams> {
+    pub(crate) fn in_q(&self, t: TensorId) -> Plan<QParams> {
         if let Some(&i) = self.as_i8.get(&t) {
             return Ok(self.out.tensors[i]
                 .quant
@@ -372,13 +372,13 @@ impl Lowering<'_> {
         self.own_q(t)
     }
 
-    fn out_q(&self, t: TensorId) -> Plan<QParams> {
+    pub(crate) fn out_q(&self, t: TensorId) -> Plan<QParams> {
         self.own_q(t)
     }
 
     /// Output params of an op that moves values without changing them (pooling, copies): the
     /// input's; a pre-quantized model must not ask for others.
-    fn same_q(&self, x: TensorId, o: TensorId) -> Plan<QParams> {
+    pub(crate) fn same_q(&self, x: TensorId, o: TensorId) -> Plan<QParams> {
         let xq = self.in_q(x)?;
         if let Some(q) = &self.src.tensors[o].quant {
             if q.scale != xq.scale || q.zp != xq.zp {
@@ -391,7 +391,7 @@ impl Lowering<'_> {
         Ok(xq)
     }
 
-    fn multiplier(&self, real: f64) -> Plan<(i32, i32)> {
+    pub(crate) fn multiplier(&self, real: f64) -> Plan<(i32, i32)> {
         let (m, s) = q::quantize_multiplier(real);
         if s > 30 || !real.is_finite() {
             return Err(format!(
@@ -401,366 +401,35 @@ impl Lowering<'_> {
         Ok((m, s))
     }
 
-    /// The int8 kernel for `node`, or why there is none.
+    /// The int8 kernel for `node`, or why there is none: its family's rule
+    /// (`crate::ops::<family>::int8`).
     fn int8_node(&mut self, node: &Node) -> Plan<QNode> {
-        let src = self.src;
         let Op::F32(kop) = node.op else {
             return Err("not an f32 node".into());
         };
-        let x = node.inputs[0];
-        let o = node.outputs[0];
         if node.outputs.len() != 1 {
             return Err("more than one output".into());
         }
-        let act_of = |t: TensorId| Ok::<_, String>(Ok(t));
         match kop {
-            KOp::Conv2d(p) => {
-                let w = const_f32(src, node.inputs[1])?;
-                let wl = self.weighted(node, p.act, w, p.out_c as usize, 0)?;
-                let (xq, oq, per_channel) = (wl.xq, wl.oq, wl.tables.mult.len() > 1);
-                let (act_min, act_max) = wl.clamp;
-                let wid = self.int8_const(node.inputs[1], wl.wq, wl.ws, 0);
-                Ok(QNode {
-                    op: QOp::Conv2d(q::QConv2dP {
-                        batch: p.batch,
-                        in_c: p.in_c,
-                        in_h: p.in_h,
-                        in_w: p.in_w,
-                        out_c: p.out_c,
-                        out_h: p.out_h,
-                        out_w: p.out_w,
-                        k_h: p.k_h,
-                        k_w: p.k_w,
-                        s_h: p.s_h,
-                        s_w: p.s_w,
-                        d_h: p.d_h,
-                        d_w: p.d_w,
-                        pad_t: p.pad_t,
-                        pad_l: p.pad_l,
-                        groups: p.groups,
-                        in_zp: xq.zp[0],
-                        out_zp: oq.zp[0],
-                        per_channel,
-                        act_min,
-                        act_max,
-                    }),
-                    tables: wl.tables,
-                    inputs: vec![Ok(x), Err(wid)],
-                    out_q: oq,
-                })
-            }
-            KOp::Dense(p) => {
-                if p.bias_full {
-                    return Err("a bias per row has no int8 kernel".into());
-                }
-                if src.tensors[node.inputs[1]].data.is_none() {
-                    return Err("MatMul of two activations has no int8 kernel".into());
-                }
-                let (kk, n) = (p.k as usize, p.n as usize);
-                let w = const_f32(src, node.inputs[1])?;
-                // Channels are columns: the int8 kernel takes the transpose, `[n, k]`.
-                let wt: Vec<f32> = (0..n * kk).map(|i| w[(i % kk) * n + i / kk]).collect();
-                let wl = self.weighted(node, p.act, &wt, n, 1)?;
-                let (xq, oq, per_channel) = (wl.xq, wl.oq, wl.tables.mult.len() > 1);
-                let (act_min, act_max) = wl.clamp;
-                let wid = self.int8_const_shaped(node.inputs[1], vec![n, kk], wl.wq, wl.ws, 0);
-                Ok(QNode {
-                    op: QOp::Dense(q::QDenseP {
-                        batch: p.batch,
-                        m: p.m,
-                        k: p.k,
-                        n: p.n,
-                        in_zp: xq.zp[0],
-                        out_zp: oq.zp[0],
-                        per_channel,
-                        act_min,
-                        act_max,
-                    }),
-                    tables: wl.tables,
-                    inputs: vec![Ok(x), Err(wid)],
-                    out_q: oq,
-                })
-            }
-            KOp::Binary(p) => {
-                let qop = match p.op {
-                    k::BIN_ADD => q::QBIN_ADD,
-                    k::BIN_SUB => q::QBIN_SUB,
-                    k::BIN_MUL => q::QBIN_MUL,
-                    _ => return Err("no int8 kernel for this binary op".into()),
-                };
-                let oq = self.out_q(o)?;
-                let (act_min, act_max) = clamp_of(p.act, &oq)?;
-                let mut ins = Vec::new();
-                let mut qs = Vec::new();
-                for &t in &node.inputs[..2] {
-                    if let Some(d) = &src.tensors[t].data {
-                        let (lo, hi) = d
-                            .iter()
-                            .filter(|v| v.is_finite())
-                            .fold((0f32, 0f32), |(a, b), &v| (a.min(v), b.max(v)));
-                        let (s, z) = act_qparams(lo, hi);
-                        let qv: Vec<i8> = d.iter().map(|&v| q::quantize_f32(v, s, z)).collect();
-                        let id = self.int8_const(t, qv, vec![s], 0);
-                        self.out.tensors[id].quant = Some(QParams::per_tensor(s, z));
-                        ins.push(Err(id));
-                        qs.push(QParams::per_tensor(s, z));
-                    } else {
-                        qs.push(self.in_q(t)?);
-                        ins.push(act_of(t)?);
-                    }
-                }
-                let (sa, sb, so) = (
-                    qs[0].scale[0] as f64,
-                    qs[1].scale[0] as f64,
-                    oq.scale[0] as f64,
-                );
-                let left_shift = 20;
-                let mut bp = q::QBinaryP {
-                    op: qop,
-                    rank: p.rank,
-                    out_shape: p.out_shape,
-                    a_strides: p.a_strides,
-                    b_strides: p.b_strides,
-                    a_zp: qs[0].zp[0],
-                    b_zp: qs[1].zp[0],
-                    out_zp: oq.zp[0],
-                    left_shift: 0,
-                    a_mult: 0,
-                    a_shift: 0,
-                    b_mult: 0,
-                    b_shift: 0,
-                    out_mult: 0,
-                    out_shift: 0,
-                    act_min,
-                    act_max,
-                };
-                if qop == q::QBIN_MUL {
-                    (bp.out_mult, bp.out_shift) = self.multiplier(sa * sb / so)?;
-                } else {
-                    let twice_max = 2.0 * sa.max(sb);
-                    bp.left_shift = left_shift;
-                    (bp.a_mult, bp.a_shift) = self.multiplier(sa / twice_max)?;
-                    (bp.b_mult, bp.b_shift) = self.multiplier(sb / twice_max)?;
-                    (bp.out_mult, bp.out_shift) =
-                        self.multiplier(twice_max / ((1u64 << left_shift) as f64 * so))?;
-                }
-                Ok(QNode {
-                    op: QOp::Binary(bp),
-                    tables: QTables::default(),
-                    inputs: ins,
-                    out_q: oq,
-                })
-            }
-            KOp::Unary(p) => {
-                let xq = self.in_q(x)?;
-                let oq = self.out_q(o)?;
-                let (is, iz) = xq.one();
-                let (os, oz) = oq.one();
-                let lut = q::make_lut(is as f64, iz, os as f64, oz, |v| {
-                    let mut y = [0f32];
-                    k::unary(&k::UnaryP { len: 1, ..p }, &[v as f32], &mut y);
-                    y[0] as f64
-                });
-                Ok(QNode {
-                    op: QOp::Lut(q::LutP { len: p.len }),
-                    tables: QTables {
-                        lut: lut.to_vec(),
-                        ..QTables::default()
-                    },
-                    inputs: vec![Ok(x)],
-                    out_q: oq,
-                })
-            }
-            KOp::Pool2d(p) => {
-                let xq = self.same_q(x, o)?;
-                let kind = if p.kind == k::POOL_MAX {
-                    q::QPOOL_MAX
-                } else {
-                    q::QPOOL_AVG
-                };
-                Ok(QNode {
-                    op: QOp::Pool2d(q::QPool2dP {
-                        kind,
-                        batch: p.batch,
-                        c: p.c,
-                        in_h: p.in_h,
-                        in_w: p.in_w,
-                        out_h: p.out_h,
-                        out_w: p.out_w,
-                        k_h: p.k_h,
-                        k_w: p.k_w,
-                        s_h: p.s_h,
-                        s_w: p.s_w,
-                        d_h: p.d_h,
-                        d_w: p.d_w,
-                        pad_t: p.pad_t,
-                        pad_l: p.pad_l,
-                        count_include_pad: p.count_include_pad,
-                        zp: xq.zp[0],
-                        act_min: -128,
-                        act_max: 127,
-                    }),
-                    tables: QTables::default(),
-                    inputs: vec![Ok(x)],
-                    out_q: xq,
-                })
-            }
-            KOp::Reduce(p) if p.kind == k::RED_MEAN => {
-                let xq = self.in_q(x)?;
-                let oq = self.out_q(o)?;
-                self.multiplier(xq.scale[0] as f64 / oq.scale[0] as f64)?;
-                let n: u64 = (0..p.rank as usize)
-                    .filter(|d| p.mask >> d & 1 == 1)
-                    .map(|d| p.in_shape[d] as u64)
-                    .product();
-                let (mult, shift) = q::mean_multiplier(xq.scale[0] as f64 / oq.scale[0] as f64, n);
-                Ok(QNode {
-                    op: QOp::Mean(q::QMeanP {
-                        rank: p.rank,
-                        in_shape: p.in_shape,
-                        mask: p.mask,
-                        in_zp: xq.zp[0],
-                        out_zp: oq.zp[0],
-                        mult,
-                        shift,
-                    }),
-                    tables: QTables::default(),
-                    inputs: vec![Ok(x)],
-                    out_q: oq,
-                })
-            }
-            KOp::Strided(p) => {
-                let xq = self.same_q(x, o)?;
-                Ok(QNode {
-                    op: QOp::Strided(p),
-                    tables: QTables::default(),
-                    inputs: vec![Ok(x)],
-                    out_q: xq,
-                })
-            }
-            KOp::Gather(p) => {
-                let xq = self.same_q(x, o)?;
-                Ok(QNode {
-                    op: QOp::Gather(p),
-                    tables: QTables::default(),
-                    inputs: vec![Ok(x)],
-                    out_q: xq,
-                })
-            }
-            KOp::Pad(p) => {
-                let xq = self.same_q(x, o)?;
-                let (s, z) = xq.one();
-                let value = q::quantize_f32(p.value, s, z);
-                if q::dequantize_f32(value, s, z) != p.value {
-                    return Err(format!(
-                        "pad value {} is not exactly representable in int8",
-                        p.value
-                    ));
-                }
-                Ok(QNode {
-                    op: QOp::Pad(q::QPadP {
-                        rank: p.rank,
-                        in_shape: p.in_shape,
-                        out_shape: p.out_shape,
-                        begin: p.begin,
-                        value,
-                    }),
-                    tables: QTables::default(),
-                    inputs: vec![Ok(x)],
-                    out_q: xq,
-                })
-            }
-            KOp::Concat(p) => {
-                // An output without parameters of its own keeps its inputs' when they all share
-                // them: the concatenation then moves values without changing them.
-                let oq = self.out_q(o).or_else(|e| {
-                    let shared: Vec<QParams> = node
-                        .inputs
-                        .iter()
-                        .filter_map(|&t| self.in_q(t).ok())
-                        .collect();
-                    match shared.split_first() {
-                        Some((q, rest))
-                            if shared.len() == node.inputs.len() && rest.iter().all(|r| r == q) =>
-                        {
-                            Ok(q.clone())
-                        }
-                        _ => Err(e),
-                    }
-                })?;
-                let mut cp = q::QConcatP {
-                    outer: p.outer,
-                    count: p.count,
-                    parts: p.parts,
-                    requant_mask: 0,
-                    in_zp: [0; k::MAX_CONCAT],
-                    mult: [0; k::MAX_CONCAT],
-                    shift: [0; k::MAX_CONCAT],
-                    out_zp: oq.zp[0],
-                };
-                let mut ins = Vec::new();
-                for (i, &t) in node.inputs.iter().enumerate() {
-                    if src.tensors[t].is_const() {
-                        return Err("a constant Concat input has no int8 kernel".into());
-                    }
-                    let iq = self.in_q(t)?;
-                    if iq != oq {
-                        cp.requant_mask |= 1 << i;
-                        cp.in_zp[i] = iq.zp[0];
-                        (cp.mult[i], cp.shift[i]) =
-                            self.multiplier(iq.scale[0] as f64 / oq.scale[0] as f64)?;
-                    }
-                    ins.push(Ok(t));
-                }
-                Ok(QNode {
-                    op: QOp::Concat(cp),
-                    tables: QTables::default(),
-                    inputs: ins,
-                    out_q: oq,
-                })
-            }
-            KOp::Softmax(p) => {
-                let xq = self.in_q(x)?;
-                if let Some(q) = &src.tensors[o].quant {
-                    if q.scale != [1.0 / 256.0] || q.zp != [-128] {
-                        return Err(
-                            "int8 softmax gives scale 1/256, zero point -128; the model asks for \
-                             others"
-                                .into(),
-                        );
-                    }
-                }
-                let exp = q::softmax_exp_table(1.0, xq.scale[0] as f64).ok_or_else(|| {
-                    format!(
-                        "input scale {} is too small for TFLite's int8 softmax",
-                        xq.scale[0]
-                    )
-                })?;
-                Ok(QNode {
-                    op: QOp::Softmax(q::QSoftmaxP {
-                        outer: p.outer,
-                        axis: p.axis,
-                        inner: p.inner,
-                    }),
-                    tables: QTables {
-                        exp: exp.to_vec(),
-                        ..QTables::default()
-                    },
-                    inputs: vec![Ok(x)],
-                    out_q: QParams::per_tensor(1.0 / 256.0, -128),
-                })
-            }
-            KOp::Reduce(_) => Err("only ReduceMean has an int8 kernel".into()),
-            KOp::Resize(_) => Err("Resize has no int8 kernel".into()),
-            KOp::ChannelAffine(_) => {
-                Err("an unfolded BatchNormalization has no int8 kernel".into())
-            }
+            KOp::Conv2d(p) => crate::ops::conv2d::int8::lower(self, node, p),
+            KOp::Dense(p) => crate::ops::dense::int8::lower(self, node, p),
+            KOp::Binary(p) => crate::ops::binary::int8::lower(self, node, p),
+            KOp::Unary(p) => crate::ops::unary::int8::lower(self, node, p),
+            KOp::Pool2d(p) => crate::ops::pool2d::int8::lower(self, node, p),
+            KOp::Reduce(p) => crate::ops::reduce::int8::lower(self, node, p),
+            KOp::Strided(p) => crate::ops::strided::int8::lower(self, node, p),
+            KOp::Gather(p) => crate::ops::gather::int8::lower(self, node, p),
+            KOp::Pad(p) => crate::ops::pad::int8::lower(self, node, p),
+            KOp::Concat(p) => crate::ops::concat::int8::lower(self, node, p),
+            KOp::Softmax(p) => crate::ops::softmax::int8::lower(self, node, p),
+            KOp::Resize(p) => crate::ops::resize::int8::lower(self, node, p),
+            KOp::ChannelAffine(p) => crate::ops::channel_affine::int8::lower(self, node, p),
         }
     }
 
     /// Weight quantization by the recipe: `channels` rows of `w` (row-major), per channel or per
     /// tensor. Returns the int8 values and the scales (one per channel, or one).
-    fn quantize_weights(&self, w: &[f32], channels: usize) -> (Vec<i8>, Vec<f32>) {
+    pub(crate) fn quantize_weights(&self, w: &[f32], channels: usize) -> (Vec<i8>, Vec<f32>) {
         let r = self.opts.weights;
         let groups = if r.per_channel { channels.max(1) } else { 1 };
         let (scales, q) = super::weight_qparams(w, groups, r.bits);
@@ -771,7 +440,7 @@ impl Lowering<'_> {
     /// (`wc`: `channels` rows, one per output channel) quantized by the recipe, and the bias and
     /// requantization tables. A pre-quantized model's weights keep their own grid; their
     /// per-channel scales must lie along `channel_axis` of the weight tensor.
-    fn weighted(
+    pub(crate) fn weighted(
         &mut self,
         node: &Node,
         act: k::Act,
@@ -818,7 +487,7 @@ impl Lowering<'_> {
         })
     }
 
-    fn requant_tables(
+    pub(crate) fn requant_tables(
         &self,
         in_scale: f32,
         w_scales: &[f32],
@@ -837,7 +506,7 @@ impl Lowering<'_> {
     /// Adds the int8 version of constant `of` to the output graph.
     /// Adds the int8 version of constant `of` (symmetric; per channel along `axis` when there
     /// is more than one scale).
-    fn int8_const(
+    pub(crate) fn int8_const(
         &mut self,
         of: TensorId,
         values: Vec<i8>,
@@ -849,7 +518,7 @@ impl Lowering<'_> {
     }
 
     /// [`Self::int8_const`] laid out as `shape` (e.g. a transpose of `of`).
-    fn int8_const_shaped(
+    pub(crate) fn int8_const_shaped(
         &mut self,
         of: TensorId,
         shape: Vec<usize>,
@@ -1070,7 +739,7 @@ fn model_bias(
         .collect())
 }
 
-fn const_f32(g: &Graph, t: TensorId) -> Plan<&[f32]> {
+pub(crate) fn const_f32(g: &Graph, t: TensorId) -> Plan<&[f32]> {
     g.tensors[t]
         .data
         .as_deref()
@@ -1078,7 +747,7 @@ fn const_f32(g: &Graph, t: TensorId) -> Plan<&[f32]> {
 }
 
 /// The quantized clamp of a fused activation, in the output's params.
-fn clamp_of(act: k::Act, oq: &QParams) -> Plan<(i8, i8)> {
+pub(crate) fn clamp_of(act: k::Act, oq: &QParams) -> Plan<(i8, i8)> {
     let (s, z) = oq.one();
     match act.kind {
         k::ACT_NONE => Ok((-128, 127)),

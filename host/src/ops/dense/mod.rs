@@ -1,8 +1,9 @@
 //! Dense layers: Gemm, MatMul with a constant operand, TFLite FULLY_CONNECTED.
 //!
 //! The family's home: `onnx` (its ONNX specs and lowering, and the kernel-parameter builders both
-//! front ends call), `tflite` (its TFLite builtins).
+//! front ends call), `tflite` (its TFLite builtins), `int8` (its int8 lowering rule).
 
+pub(crate) mod int8;
 pub(crate) mod onnx;
 pub(crate) mod tflite;
 

@@ -1,8 +1,9 @@
 //! Gather along one axis with constant indices.
 //!
 //! The family's home: `onnx` (its ONNX specs and lowering, and the kernel-parameter builders both
-//! front ends call).
+//! front ends call), `int8` (its int8 lowering rule).
 
+pub(crate) mod int8;
 pub(crate) mod onnx;
 
 pub(crate) use onnx::*;

@@ -1,8 +1,9 @@
 //! Element-wise functions (Relu, Clip, Sigmoid, Tanh, HardSwish, ...; TFLite LOGISTIC, TANH, RELU, RELU6, HARD_SWISH, ...).
 //!
 //! The family's home: `onnx` (its ONNX specs and lowering, and the kernel-parameter builders both
-//! front ends call), `tflite` (its TFLite builtins).
+//! front ends call), `tflite` (its TFLite builtins), `int8` (its int8 lowering rule).
 
+pub(crate) mod int8;
 pub(crate) mod onnx;
 pub(crate) mod tflite;
 
