@@ -924,6 +924,13 @@ fn dw3_row<const SHORT: bool>(
     ob: &mut [i8],
 ) {
     let step = g.d_h * pw;
+    let n = oa.len().min(ob.len());
+    if n == 0 {
+        return;
+    }
+    // The window of the last pixel ends at `span`: checked once, so the taps need no checks.
+    let span = (n - 1) * g.s_w + 2 * step + 3;
+    let top = &top[..span];
     for (ox, (o_a, o_b)) in oa.iter_mut().zip(ob.iter_mut()).enumerate() {
         let (mut a, mut b) = (acc[0], acc[1]);
         let at = ox * g.s_w;
@@ -931,8 +938,11 @@ fn dw3_row<const SHORT: bool>(
         // the loop and spills them (a stack load per MAC instead of one word load per tap).
         let w9 = core::hint::black_box(w9);
         for (ky, wr) in w9.chunks_exact(3).enumerate() {
-            let r = &top[at + ky * step..][..3];
-            for (&x, &wv) in r.iter().zip(wr) {
+            let base = at + ky * step;
+            for (t, &wv) in wr.iter().enumerate() {
+                // SAFETY: `ox < n`, `ky < 3` and `t < 3`, so `base + t <= (n - 1) * s_w +
+                // 2 * step + 2 < span = top.len()`.
+                let x = unsafe { *top.get_unchecked(base + t) };
                 a = a.wrapping_add(lane_lo(x) * lane_lo(wv));
                 b = b.wrapping_add(lane_hi(x) * lane_hi(wv));
             }
