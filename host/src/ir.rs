@@ -291,14 +291,27 @@ impl Graph {
     }
 
     /// Adds tensor `out` and the float boundary node `name` computing it from `x`: a Quantize
-    /// (ONNX rounding, ties to even) when `out` is int8, a Dequantize when it is f32, with `out`'s parameters (which it must
-    /// carry). Returns `out`'s id.
+    /// (ONNX rounding, ties to even) when `out` is int8, a Dequantize when it is f32, with
+    /// `out`'s parameters (which it must carry). Returns `out`'s id.
     pub fn push_boundary(
         &mut self,
         name: impl Into<String>,
         op_type: &str,
         x: TensorId,
         out: Tensor,
+    ) -> TensorId {
+        self.push_quantize_rounding(name, op_type, x, out, false)
+    }
+
+    /// [`Graph::push_boundary`], a Quantize rounding ties away from zero when `ties_away`
+    /// (TFLite's QUANTIZE).
+    pub fn push_quantize_rounding(
+        &mut self,
+        name: impl Into<String>,
+        op_type: &str,
+        x: TensorId,
+        out: Tensor,
+        ties_away: bool,
     ) -> TensorId {
         let (scale, zp) = out.quant.as_ref().map_or((1.0, 0), QParams::one);
         let len = out.len() as u32;
@@ -307,7 +320,7 @@ impl Graph {
                 len,
                 scale,
                 zp,
-                ties_away: false,
+                ties_away,
             }),
             DType::F32 => Op::Dequantize(DequantizeP { len, scale, zp }),
         };

@@ -339,7 +339,7 @@ pub(crate) type Plan<T> = Result<T, String>;
 
 impl Lowering<'_> {
     /// The model's own params of activation `t`, else its calibrated range's.
-    pub(crate) fn own_q(&self, t: TensorId) -> Plan<QParams> {
+    fn own_q(&self, t: TensorId) -> Plan<QParams> {
         let name = &self.src.tensors[t].name;
         if let Some(q) = &self.src.tensors[t].quant {
             return if q.scale.len() == 1 && q.zp.len() == 1 {
@@ -429,7 +429,7 @@ impl Lowering<'_> {
 
     /// Weight quantization by the recipe: `channels` rows of `w` (row-major), per channel or per
     /// tensor. Returns the int8 values and the scales (one per channel, or one).
-    pub(crate) fn quantize_weights(&self, w: &[f32], channels: usize) -> (Vec<i8>, Vec<f32>) {
+    fn quantize_weights(&self, w: &[f32], channels: usize) -> (Vec<i8>, Vec<f32>) {
         let r = self.opts.weights;
         let groups = if r.per_channel { channels.max(1) } else { 1 };
         let (scales, q) = super::weight_qparams(w, groups, r.bits);
@@ -487,7 +487,7 @@ impl Lowering<'_> {
         })
     }
 
-    pub(crate) fn requant_tables(
+    fn requant_tables(
         &self,
         in_scale: f32,
         w_scales: &[f32],

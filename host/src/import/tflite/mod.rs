@@ -83,11 +83,7 @@ impl<'a> Front<'a> {
         x: TensorId,
         out: ir::Tensor,
     ) -> TensorId {
-        let y = self.g.push_boundary(name, op_type, x, out);
-        if let Some(ir::Op::Quantize(p)) = self.g.nodes.last_mut().map(|n| &mut n.op) {
-            p.ties_away = true;
-        }
-        y
+        self.g.push_quantize_rounding(name, op_type, x, out, true)
     }
 
     pub fn tensor(&self, i: usize) -> Result<fb::Tensor<'a>, Reason> {
